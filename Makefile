@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: MIT
+#
+# spawnd: one Makefile for everything.
+#
+#   make            build everything (installs missing Debian packages first)
+#   make check      build and run every test        SAN=1: ASan+UBSan  TSAN=1: TSan (libgp)
+#   make run        build and run the demo
+#   make bench      run the benchmarks side by side with Erlang and Go
+#   make install    PREFIX=/usr/local DESTDIR=...   (and uninstall)
+#   make deps       apt-get install what the build, tests and benchmarks need
+#   make clean
+#
+# V=1 shows every command.
+
+VERSION   := 0.1.0
+SOVERSION := 0
+
+PREFIX     ?= /usr/local
+bindir     ?= $(PREFIX)/bin
+sbindir    ?= $(PREFIX)/sbin
+libdir     ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+mandir     ?= $(PREFIX)/share/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+
+CC         ?= gcc
+PKG_CONFIG ?= pkg-config
+INSTALL    ?= install
+
+ifeq ($(V),1)
+Q   :=
+msg :=
+else
+Q   := @
+msg  = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# ---- build variants ---------------------------------------------------------
+
+ifeq ($(SAN),1)
+B        := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(TSAN),1)
+B        := build/tsan
+SANFLAGS := -fsanitize=thread
+else
+B        := build
+SANFLAGS :=
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wno-missing-field-initializers
+CSTD     := -std=gnu17
+OPT      := -O2 -g -fno-omit-frame-pointer -fstack-clash-protection
+CFLAGS   ?=
+CPPFLAGS ?=
+LDFLAGS  ?=
+ALL_CFLAGS  = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+# ---- dependencies (Debian packages) -----------------------------------------
+
+DEB_BUILD := gcc make pkg-config liburing-dev
+DEB_TEST  := libcriterion-dev
+DEB_BENCH := erlang-base golang-go
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+
+DEPS_STAMP := $(B)/.deps-ok
+
+.PHONY: deps
+deps:
+	$(Q)missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "make deps: every package is installed"; exit 0; fi; \
+	echo "make deps: installing:" $$missing; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null; then SUDO=sudo; \
+	else echo "make deps: need root to install: $$missing" >&2; exit 1; fi; \
+	$$SUDO apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing
+
+# Installs what is missing, once per build tree (cheap to check again).
+$(DEPS_STAMP):
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion 2>/dev/null || \
+	    ! command -v erl >/dev/null || ! command -v go >/dev/null; then \
+		$(MAKE) --no-print-directory deps; fi
+	$(Q)mkdir -p $(@D) && touch $@
+
+URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
+URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
+CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+
+# ---- libgp -------------------------------------------------------------------
+
+GP_SRCS := sched/sched.c sched/proc.c sched/link.c sched/mailbox.c sched/heap.c \
+	   sched/stack.c sched/timer.c sched/fault.c sched/registry.c sched/stall.c \
+	   sched/runtime.c
+GP_ASM  := sched/ctx_x86_64.S
+GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o)
+GP_LIBS  = $(URING_LIBS) -lpthread
+
+LIBGP_A  := $(B)/libgp.a
+LIBGP_SO := $(B)/libgp.so.$(VERSION)
+GP_PC    := $(B)/gp.pc
+
+$(B)/sched/%.o: sched/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC $(URING_CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(B)/sched/%.o: sched/%.S
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -fPIC -c $< -o $@
+
+$(LIBGP_A): $(GP_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBGP_SO): $(GP_OBJS) sched/libgp.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libgp.so.$(SOVERSION) -Wl,--version-script=sched/libgp.map \
+		-Wl,-z,defs -Wl,-z,now -o $@ $(GP_OBJS) $(ALL_LDFLAGS) $(GP_LIBS)
+	$(Q)ln -sf libgp.so.$(VERSION) $(B)/libgp.so.$(SOVERSION)
+	$(Q)ln -sf libgp.so.$(VERSION) $(B)/libgp.so
+
+$(GP_PC): sched/gp.pc.in Makefile
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@includedir@|$(includedir)|' -e 's|@version@|$(VERSION)|' $< > $@.tmp
+	$(Q)mv $@.tmp $@
+
+.PHONY: libgp
+libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
+
+# ---- programs linked with libgp ----------------------------------------------
+
+GP_USER_CFLAGS = $(ALL_CFLAGS) -Isched
+GP_USER_LIBS   = $(LIBGP_A) $(GP_LIBS)
+
+EXAMPLES := $(B)/examples/demo
+$(B)/examples/%: examples/%.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
+# ---- tests -------------------------------------------------------------------
+
+GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
+TESTS    := $(GP_TESTS)
+
+$(B)/tests/test_gp_%: tests/test_gp_%.c tests/gp_test.h $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) -Wno-missing-prototypes $(CRIT_CFLAGS) $(CPPFLAGS) -o $@ $< \
+		$(ALL_LDFLAGS) $(GP_USER_LIBS) $(CRIT_LIBS) -lm
+
+# Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
+ifeq ($(SAN),1)
+TEST_ENV := GP_TEST_SCALE=0.05 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+CHECK_TESTS := $(TESTS)
+else ifeq ($(TSAN),1)
+TEST_ENV := GP_TEST_SCALE=0.002 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+CHECK_TESTS := $(GP_TESTS)
+else
+TEST_ENV :=
+CHECK_TESTS := $(TESTS)
+endif
+
+.PHONY: check
+check: $(CHECK_TESTS) libgp $(EXAMPLES)
+	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
+
+# ---- demo, benchmarks ----------------------------------------------------------
+
+.PHONY: run
+run: $(EXAMPLES)
+	$(B)/examples/demo
+
+BENCH_BINS := $(B)/bench/gpbench $(B)/bench/pagefault $(B)/bench/go-gpbench \
+	      $(B)/bench/erlang/gpbench.beam
+
+$(B)/bench/gpbench: bench/gpbench.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
+$(B)/bench/pagefault: bench/pagefault.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CSTD) -O2 $(WARN) -o $@ $<
+
+$(B)/bench/go-gpbench: bench/peers/go/gpbench.go | $(DEPS_STAMP)
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)GOCACHE=$(abspath $(B))/.gocache GOFLAGS=-mod=mod GO111MODULE=off \
+		go build -o $@ $<
+
+$(B)/bench/erlang/gpbench.beam: bench/peers/erlang/gpbench.erl | $(DEPS_STAMP)
+	$(call msg,ERLC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)erlc -o $(@D) $<
+
+.PHONY: bench
+bench: $(BENCH_BINS)
+	GPBENCH=$(B)/bench/gpbench GOBENCH=$(B)/bench/go-gpbench \
+	ERLBENCH_DIR=$(B)/bench/erlang PAGEFAULT=$(B)/bench/pagefault bench/run.sh
+
+# ---- install -----------------------------------------------------------------
+
+MAN3 := $(wildcard man/*.3)
+MAN7 := $(wildcard man/*.7)
+
+.PHONY: install uninstall
+install: libgp
+	$(INSTALL) -D -m 644 sched/gp.h $(DESTDIR)$(includedir)/gp.h
+	$(INSTALL) -D -m 644 $(LIBGP_A) $(DESTDIR)$(libdir)/libgp.a
+	$(INSTALL) -D -m 755 $(LIBGP_SO) $(DESTDIR)$(libdir)/libgp.so.$(VERSION)
+	ln -sf libgp.so.$(VERSION) $(DESTDIR)$(libdir)/libgp.so.$(SOVERSION)
+	ln -sf libgp.so.$(SOVERSION) $(DESTDIR)$(libdir)/libgp.so
+	$(INSTALL) -D -m 644 $(GP_PC) $(DESTDIR)$(pkgconfigdir)/gp.pc
+	$(foreach m,$(MAN3),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man3/$(notdir $(m));)
+	$(foreach m,$(MAN7),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man7/$(notdir $(m));)
+
+uninstall:
+	rm -f $(DESTDIR)$(includedir)/gp.h $(DESTDIR)$(libdir)/libgp.a \
+	      $(DESTDIR)$(libdir)/libgp.so.$(VERSION) $(DESTDIR)$(libdir)/libgp.so.$(SOVERSION) \
+	      $(DESTDIR)$(libdir)/libgp.so $(DESTDIR)$(pkgconfigdir)/gp.pc
+	rm -f $(foreach m,$(MAN3),$(DESTDIR)$(mandir)/man3/$(notdir $(m))) \
+	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m)))
+
+# ---- everything ----------------------------------------------------------------
+
+.DEFAULT_GOAL := all
+.PHONY: all clean
+all: libgp $(EXAMPLES) $(TESTS)
+
+clean:
+	rm -rf build
+
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

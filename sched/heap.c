@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process heap: gp_alloc'd blocks and received messages are the
+ * process's own memory, kept on one list (struct gp_held) so that its exit
+ * frees whatever it did not, however it exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+void gpi_held_add(struct gp_proc *p, struct gp_held *h)
+{
+	h->next = p->held.next;
+	h->prev = &p->held;
+	p->held.next->prev = h;
+	p->held.next = h;
+}
+
+struct gp_block {
+	struct gp_held held;
+	size_t size;
+	size_t magic; /* catches gp_free of foreign pointers, cheaply */
+	_Alignas(16) unsigned char data[];
+};
+
+#define GP_BLOCK_MAGIC ((size_t)0x67702d68656170ull) /* "gp-heap" */
+
+void *gp_alloc(size_t size)
+{
+	struct gp_sched *s;
+	struct gp_proc *p = gpi_current(&s);
+	struct gp_block *b;
+
+	if (!p) {
+		errno = EPERM;
+		return NULL;
+	}
+	if (size > SIZE_MAX - sizeof(*b)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b = malloc(sizeof(*b) + size);
+	if (!b)
+		return NULL;
+	b->size = size;
+	b->magic = GP_BLOCK_MAGIC;
+	gpi_held_add(p, &b->held);
+	p->heap_bytes += size;
+	return b->data;
+}
+
+void gp_free(void *ptr)
+{
+	struct gp_sched *s;
+	struct gp_proc *p = gpi_current(&s);
+	struct gp_block *b;
+
+	if (!ptr)
+		return;
+	b = gp_container_of(ptr, struct gp_block, data);
+	if (b->magic != GP_BLOCK_MAGIC)
+		abort(); /* not from gp_alloc, or freed twice */
+	b->magic = 0;
+	b->held.prev->next = b->held.next;
+	b->held.next->prev = b->held.prev;
+	if (p && p->heap_bytes >= b->size)
+		p->heap_bytes -= b->size;
+	free(b);
+}
+
+/* At exit: received messages never freed, and the heap. */
+void gpi_held_free_all(struct gp_proc *p)
+{
+	struct gp_held *h = p->held.next;
+
+	while (h != &p->held) {
+		struct gp_held *next = h->next;
+
+		free(h); /* both kinds start with their struct gp_held */
+		h = next;
+	}
+	p->held.next = p->held.prev = &p->held;
+	p->heap_bytes = 0;
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libgp's private types, shared by the files of sched/. Nothing here is part
+ * of the ABI. Internal functions shared across files are gpi_*; everything
+ * else is static.
+ *
+ * Ownership in one paragraph: a process (struct gp_proc) is owned by whoever
+ * holds the right to run it. While RUNNING, the scheduler thread running it;
+ * while RUNNABLE, the run queue it sits in; while WAITING, nobody: the first
+ * waker to win the CAS on its state word takes it and must queue it. Its
+ * links and monitors are the exception: other processes change them, under
+ * its spinlock.
+ */
+#ifndef GP_INTERNAL_H
+#define GP_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include <time.h>
+
+#include "gp.h"
+#include "lock.h"
+#include "sanitizer.h"
+
+#define GP_CACHELINE 64
+#define likely(x)    __builtin_expect(!!(x), 1)
+#define unlikely(x)  __builtin_expect(!!(x), 0)
+#define __cold       __attribute__((cold))
+#define GP_HIDDEN    __attribute__((visibility("hidden")))
+
+#define gp_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- pids ---------------------------------------------------------------
+ * bits  0..23  slot in the process table
+ * bits 24..55  generation of that slot (never 0, so no pid is 0)
+ * bits 56..63  node (0: this OS process; reserved for distribution)
+ */
+#define GP_PID_SLOT_BITS 24
+#define GP_PID_GEN_BITS  32
+#define GP_MAX_SLOTS     (1u << GP_PID_SLOT_BITS)
+
+static inline uint32_t gp_pid_slot(gp_pid pid)
+{
+	return (uint32_t)(pid & (GP_MAX_SLOTS - 1));
+}
+
+static inline uint32_t gp_pid_node(gp_pid pid)
+{
+	return (uint32_t)(pid >> (GP_PID_SLOT_BITS + GP_PID_GEN_BITS));
+}
+
+static inline gp_pid gp_pid_make(uint32_t slot, uint32_t gen)
+{
+	return (gp_pid)slot | ((gp_pid)gen << GP_PID_SLOT_BITS);
+}
+
+/* ---- contexts ------------------------------------------------------------ */
+
+struct gp_ctx {
+	void *sp; /* saved stack pointer of a suspended context */
+#ifdef GP_SANITIZE
+	const void *stack_lo; /* bounds, for ASan's fiber API */
+	size_t stack_size;
+	void *tsan_fiber;
+#endif
+};
+
+void *gp_ctx_switch(struct gp_ctx *from, struct gp_ctx *to, void *val) GP_HIDDEN;
+void gp_ctx_trampoline(void) GP_HIDDEN;
+
+/* Build a first frame at the top of [lo, lo+size) that enters entry(val). */
+void gpi_ctx_init(struct gp_ctx *ctx, void *lo, size_t size, void (*entry)(void *)) GP_HIDDEN;
+
+/* ---- process state --------------------------------------------------------
+ * The state word (64 bits, atomic): [63:32] wait sequence, [15:8] what may
+ * end the current wait, [7:0] the state. The sequence grows with each wait so
+ * that a stale timer cannot end a later wait (its CAS fails).
+ */
+enum {
+	GP_S_FREE = 0,
+	GP_S_RUNNABLE = 1, /* in a run queue; the queue owns it */
+	GP_S_RUNNING = 2,  /* executing, or being switched out */
+	GP_S_WAITING = 3,  /* parked: the first waker to CAS it owns it */
+	GP_S_DEAD = 4,
+	GP_S_MASK = 0xff,
+};
+
+enum {
+	GP_W_MSG = 1u << 8,   /* a message (or an exit signal as message) */
+	GP_W_TIMER = 1u << 9, /* its deadline */
+	GP_W_ANY = 0xff00,    /* kill: ends any wait */
+};
+
+#define GP_STATE_SEQ(st) ((st) >> 32)
+
+/* flags: written only by the process's owner (see top of file) */
+enum {
+	GP_PF_SYSTEM = 1u << 0,     /* a runtime process: not counted for gp_main's return */
+	GP_PF_NOSTACK = 1u << 1,    /* hibernated: gets a fresh stack when woken */
+	GP_PF_TIMED_OUT = 1u << 2,  /* its last wait ended by its deadline */
+	GP_PF_OVERFLOWED = 1u << 3, /* died of stack overflow: its stack is all dirty */
+	GP_PF_HIBERNATED = 1u << 4, /* started afresh from gp_hibernate's fn */
+};
+
+/* ---- messages ---------------------------------------------------------------
+ * One allocation per message: this header, then the payload. While queued,
+ * next links it in the mailbox; once received, next/prev link it in the
+ * receiver's list of held memory (see struct gp_held) so that it is freed at
+ * the receiver's exit if the receiver never frees it.
+ */
+struct gp_held {
+	struct gp_held *next, *prev;
+};
+
+struct gp_mnode {
+	union {
+		struct gp_held held;   /* once received */
+		struct gp_mnode *next; /* while queued */
+	};
+	gp_pid to; /* the pid it was sent to: a reused slot drops stale mail */
+	gp_pid from;
+	uint32_t tag;
+	uint32_t len;
+	_Alignas(16) unsigned char data[];
+};
+
+/* ---- links and monitors ---------------------------------------------------- */
+
+struct gp_pidvec {
+	gp_pid *v;
+	uint32_t len, cap;
+};
+
+struct gp_mon {
+	uint64_t ref;
+	gp_pid pid; /* the watcher (in monitored_by) or the target (in monitors) */
+};
+
+struct gp_monvec {
+	struct gp_mon *v;
+	uint32_t len, cap;
+};
+
+/* ---- the process control block ------------------------------------------- */
+
+struct gp_sched;
+
+struct gp_proc {
+	/* Scheduling. Written by the owner (see the top of this file). */
+	struct gp_ctx ctx;
+	_Atomic uint64_t state; /* GP_S_* | GP_W_* | seq << 32 */
+	_Atomic gp_pid pid;     /* the slot's current pid; changes only at reuse */
+	uint32_t flags;         /* GP_PF_* */
+	uint32_t stack_class;   /* index into the stack pool's classes */
+	void *stack_lo;         /* usable stack [stack_lo, stack_lo + size); NULL: none */
+	struct gp_proc *rq_next; /* link in the global run queue */
+	gp_fn fn;               /* entry point, or where a hibernated process restarts */
+	void *arg;
+	uint64_t reductions;    /* total, for introspection */
+	unsigned last_sched;    /* the scheduler it last ran on */
+
+	/* Mailbox. inbox: senders push (LIFO, lock-free); the owner takes it all
+	 * at once and appends it, reversed, to mq (arrival order). */
+	_Atomic(struct gp_mnode *) inbox;
+	struct gp_mnode *mq_head, *mq_tail;
+	uint32_t mq_len;
+
+	/* Exit. kill_reason: -1, or the reason a killer set (under lock). */
+	_Atomic int kill_reason;
+	int exit_reason;
+
+	/* Owned memory: received messages not yet freed, and gp_alloc blocks. */
+	struct gp_held held;
+	size_t heap_bytes;
+
+	/* Timer (see timer.c): protected by the lock of timer_sched's heap. */
+	uint64_t deadline;
+	struct gp_sched *timer_sched;
+	int32_t timer_idx;
+
+	/* Links, monitors and the trap flag: under lock, changed by others. */
+	struct gp_spinlock lock;
+	_Atomic bool exiting; /* set under lock: no new links or monitors; read freely */
+	bool trap_exit; /* under lock */
+	struct gp_pidvec links;
+	struct gp_monvec monitored_by; /* who watches me: (ref, watcher) */
+	struct gp_monvec monitors;     /* owner only: what I watch: (ref, target) */
+
+	char *name;     /* from gp_spawn_opts, owned; freed after the exit switch */
+	char *reg_name; /* registered name: under the registry lock */
+};
+
+/* ---- run queues ------------------------------------------------------------ */
+
+#define GP_RUNQ_SIZE 256
+
+/*
+ * A scheduler's local run queue (Go's design): a fixed ring. Only the owner
+ * pushes (tail, store-release); the owner and stealers take from the head
+ * with a CAS. On overflow, half moves to the global queue.
+ */
+struct gp_runq {
+	_Atomic uint32_t head;
+	_Atomic uint32_t tail;
+	_Atomic(struct gp_proc *) buf[GP_RUNQ_SIZE];
+};
+
+/* ---- timers ------------------------------------------------------------------ */
+
+struct gp_timer {
+	uint64_t deadline;
+	uint64_t expect; /* the process's state word when the wait began */
+	struct gp_proc *proc;
+};
+
+struct gp_timer_heap {
+	struct gp_spinlock lock; /* the owner pops; a migrated process removes its own */
+	struct gp_timer *v;
+	uint32_t len, cap;
+	_Atomic uint32_t pending; /* len, readable without the lock */
+};
+
+/* ---- stacks ------------------------------------------------------------------ */
+
+#define GP_STACK_CLASSES 10 /* 16 KiB .. 8 MiB usable */
+#define GP_STACK_MIN     (16u << 10)
+#define GP_STACK_CACHE   64 /* per scheduler and class */
+#define GP_GUARD_SIZE    (16u << 10)
+
+struct gp_stack_cache {
+	void *v[GP_STACK_CACHE];
+	uint32_t n;
+};
+
+/* ---- schedulers -------------------------------------------------------------- */
+
+enum gp_action {
+	GP_ACT_NONE,
+	GP_ACT_PARK,      /* publish the wait, then re-check its wake conditions */
+	GP_ACT_YIELD,     /* queue it at the tail */
+	GP_ACT_EXIT,      /* free its stack and slot */
+	GP_ACT_HIBERNATE, /* free its stack, then park */
+};
+
+struct gp_runtime;
+
+struct gp_sched {
+	/* Read-only after start. */
+	struct gp_runtime *rt;
+	unsigned id;
+	struct io_uring ring;
+	int ring_fd;
+	pthread_t thread;
+	void *altstack;    /* sigaltstack for fault handling */
+	stack_t old_altstack;
+	void *rescue;      /* where a process that overflowed its stack dies */
+	size_t rescue_size;
+
+	/* Owner thread only. */
+	struct gp_proc *current; /* the running process, NULL in the loop */
+	struct gp_proc *prev;    /* handed from the switcher to gpi_finish_switch */
+	enum gp_action prev_action;
+	uint32_t park_wake;      /* GP_W_* for GP_ACT_PARK */
+	struct gp_ctx loop_ctx;  /* the scheduler loop on the thread's own stack */
+	uint32_t budget;         /* reductions left in this time slice */
+	uint32_t tick;           /* picks, for the periodic global-queue and poll visits */
+	bool spinning;
+	uint32_t rand;
+	uint32_t slot_cache[64];
+	uint32_t nslots;
+	struct gp_stack_cache stacks[GP_STACK_CLASSES];
+	_Atomic uint64_t spawned; /* owner writes, gp_stats reads */
+	_Atomic uint64_t steals;
+
+	/* Shared with stealers. */
+	alignas(GP_CACHELINE) struct gp_runq runq;
+	_Atomic(struct gp_proc *) runnext; /* runs next, inherits the time slice */
+
+	/* Shared with wakers and the stall monitor. */
+	alignas(GP_CACHELINE) _Atomic uint32_t sleeping; /* 1: in io_uring_enter, wake me */
+	_Atomic uint32_t stalled;                        /* set by the monitor */
+	_Atomic uint64_t switches;                       /* written by the owner only */
+	_Atomic(struct gp_proc *) running;               /* for the monitor; owner writes */
+	_Atomic uint32_t monitor_reading;                /* monitor copies a name: hold frees */
+
+	alignas(GP_CACHELINE) struct gp_timer_heap timers;
+};
+
+/* ---- the runtime -------------------------------------------------------------- */
+
+struct gp_stack_class {
+	pthread_mutex_t lock;
+	size_t usable, stride; /* stride = guard + usable */
+	void **free;           /* warm stacks returned by schedulers */
+	size_t nfree, cap;
+	char *region;          /* the region stacks are carved from */
+	size_t region_len, carved;
+	struct {
+		void *addr;
+		size_t len;
+	} *regions;
+	size_t nregions;
+	_Atomic uint64_t in_use, mapped;
+};
+
+struct gp_runtime {
+	struct gp_config config;
+	size_t page;
+	unsigned nsched;
+	struct gp_sched **sched;
+
+	/* Processes. */
+	struct gp_proc *procs; /* GP_MAX_SLOTS entries, reserved, faulted on use */
+	uint32_t max_procs;
+	_Atomic uint32_t next_slot; /* never-used slots start here */
+	pthread_mutex_t slot_lock;
+	uint32_t *free_slots;
+	size_t nfree_slots, cap_free_slots;
+	_Atomic int64_t live;    /* user processes alive */
+	_Atomic int64_t procs_live; /* all processes alive, system ones included */
+	_Atomic uint64_t next_ref;
+
+	/* The global run queue. */
+	pthread_mutex_t gq_lock;
+	struct gp_proc *gq_head, *gq_tail;
+	_Atomic uint32_t gq_len;
+
+	/* Idle schedulers. */
+	_Atomic uint32_t nsleeping;
+	_Atomic uint32_t nspinning;
+	_Atomic uint32_t shutdown;
+
+	/* Stacks. */
+	struct gp_stack_class stacks[GP_STACK_CLASSES];
+	unsigned default_class;
+	int self_pidfd;      /* for process_madvise batches; -1: one madvise per stack */
+	bool guard_madvise;  /* MADV_GUARD_INSTALL works; else mprotect guards */
+
+	/* Registered names. */
+	pthread_mutex_t reg_lock;
+	struct gp_regent **reg_table;
+	size_t reg_cap, reg_len;
+
+	/* The stall monitor. */
+	pthread_t monitor;
+	bool monitor_started;
+	_Atomic uint32_t monitor_gate; /* futex: the monitor parks here when all is idle */
+	_Atomic uint32_t monitor_parked;
+	struct io_uring monitor_ring;
+	bool monitor_ring_ok;
+	_Atomic uint64_t stalls;
+};
+
+extern struct gp_runtime *_Atomic gpi_rt GP_HIDDEN;
+
+/* ---- shared internals ---------------------------------------------------------- */
+
+/* sched.c */
+struct gp_sched *gpi_tls_sched(void) GP_HIDDEN;
+struct gp_proc *gpi_current(struct gp_sched **ret_sched) GP_HIDDEN;
+struct gp_sched *gpi_switch_out(struct gp_sched *s, struct gp_proc *p, enum gp_action action) GP_HIDDEN;
+struct gp_sched *gpi_park(struct gp_sched *s, struct gp_proc *p, uint32_t wake, uint64_t deadline) GP_HIDDEN;
+void gpi_finish_switch(struct gp_sched *s) GP_HIDDEN;
+void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next) GP_HIDDEN;
+bool gpi_try_wake(struct gp_proc *p, uint32_t why) GP_HIDDEN;
+void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why) GP_HIDDEN;
+void gpi_sched_loop(struct gp_sched *s) GP_HIDDEN;
+void gpi_wake_idle(struct gp_sched *s) GP_HIDDEN;
+void gpi_wake_sched(struct io_uring *from, struct gp_sched *to) GP_HIDDEN;
+int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id) __cold GP_HIDDEN;
+int gpi_sched_start(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_sched_stop_main(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_sched_start_threads(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_sched_run_main(struct gp_runtime *rt) GP_HIDDEN;
+void gpi_wake_all(struct gp_sched *s) GP_HIDDEN;
+void gpi_sched_destroy(struct gp_sched *s) __cold GP_HIDDEN;
+bool gpi_reductions(struct gp_sched *s, uint32_t n) GP_HIDDEN;
+void gpi_preempt(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
+
+static inline uint64_t gpi_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* proc.c */
+struct gp_proc *gpi_proc_lookup(struct gp_runtime *rt, gp_pid pid) GP_HIDDEN;
+int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn fn, void *arg,
+	      const struct gp_spawn_opts *opts, uint32_t pflags) GP_HIDDEN;
+noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason) GP_HIDDEN;
+void gpi_proc_entry(void *transfer) GP_HIDDEN;
+void gpi_proc_release(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
+void gpi_check_kill(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
+int gpi_proctab_init(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_proctab_destroy(struct gp_runtime *rt) __cold GP_HIDDEN;
+int gpi_pidvec_add(struct gp_pidvec *vec, gp_pid pid) GP_HIDDEN;
+int gpi_monvec_add(struct gp_monvec *vec, uint64_t ref, gp_pid pid) GP_HIDDEN;
+
+/* link.c */
+void gpi_exit_signal_links(struct gp_sched *s, struct gp_proc *p, struct gp_pidvec *links,
+			   int reason) GP_HIDDEN;
+void gpi_monitors_release(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
+bool gpi_monitor_held(struct gp_proc *p, uint64_t ref, bool consume) GP_HIDDEN;
+
+/* mailbox.c */
+struct gp_mnode *gpi_msg_new(gp_pid to, gp_pid from, uint32_t tag, const void *data, size_t len) GP_HIDDEN;
+void gpi_mailbox_push(struct gp_proc *p, struct gp_mnode *m) GP_HIDDEN;
+void gpi_mailbox_take(struct gp_proc *p) GP_HIDDEN;
+void gpi_mailbox_free_all(struct gp_proc *p) GP_HIDDEN;
+void gpi_mailbox_drop_stale(struct gp_proc *p) GP_HIDDEN;
+void gpi_mailbox_flush(struct gp_proc *p, bool (*match)(const struct gp_mnode *m, const void *ctx),
+		       const void *ctx) GP_HIDDEN;
+int gpi_send_system(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
+		    const struct gp_exit_info *info) GP_HIDDEN;
+
+/* heap.c */
+void gpi_held_add(struct gp_proc *p, struct gp_held *h) GP_HIDDEN;
+void gpi_held_free_all(struct gp_proc *p) GP_HIDDEN;
+
+/* stack.c */
+int gpi_stacks_init(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_stacks_destroy(struct gp_runtime *rt) __cold GP_HIDDEN;
+int gpi_stack_class_for(struct gp_runtime *rt, size_t size) GP_HIDDEN;
+void *gpi_stack_alloc(struct gp_sched *s, unsigned cls) GP_HIDDEN;
+void gpi_stack_free(struct gp_sched *s, unsigned cls, void *lo, bool dirty) GP_HIDDEN;
+void gpi_stack_cache_flush(struct gp_sched *s) __cold GP_HIDDEN;
+size_t gpi_stack_size(struct gp_runtime *rt, unsigned cls) GP_HIDDEN;
+
+/* timer.c */
+int gpi_timer_add(struct gp_sched *s, struct gp_proc *p, uint64_t deadline, uint64_t expect) GP_HIDDEN;
+void gpi_timer_cancel(struct gp_proc *p) GP_HIDDEN;
+uint64_t gpi_timer_fire(struct gp_sched *s, uint64_t now) GP_HIDDEN;
+void gpi_timers_destroy(struct gp_sched *s) __cold GP_HIDDEN;
+uint64_t gpi_deadline_after_ms(int ms) GP_HIDDEN;
+
+/* fault.c */
+int gpi_fault_install(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_fault_restore(void) __cold GP_HIDDEN;
+int gpi_fault_thread_init(struct gp_sched *s) __cold GP_HIDDEN;
+void gpi_fault_thread_fini(struct gp_sched *s) __cold GP_HIDDEN;
+void gpi_overflow_rescue(void) GP_HIDDEN;
+
+/* registry.c */
+int gpi_registry_init(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_registry_destroy(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_registry_remove_proc(struct gp_runtime *rt, struct gp_proc *p) GP_HIDDEN;
+
+/* stall.c */
+int gpi_monitor_start(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_monitor_stop(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_monitor_poke(struct gp_runtime *rt) GP_HIDDEN;
+
+/* fault.c: async-signal-safe formatting, for reports written with write(2) */
+size_t gpi_fmt_pid(char *buf, size_t size, gp_pid pid) GP_HIDDEN;
+void gpi_report(const char *const *parts, size_t n) GP_HIDDEN;
+char *gpi_fmt_u64(char *end, uint64_t v) GP_HIDDEN;
+
+#endif /* GP_INTERNAL_H */
