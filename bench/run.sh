@@ -67,7 +67,13 @@ for v in BENCH_RUNS BENCH_TIMEOUT GPBENCH GOBENCH ERLBENCH_DIR PAGEFAULT; do
 	[ -z "${!v+x}" ] || CMDLINE+="$v=$(printf '%q' "${!v}") "
 done
 CMDLINE+="bench/run.sh"
-[ $# -eq 0 ] || CMDLINE+=$(printf ' %q' "$@")
+for a in "$@"; do
+	if [[ $a =~ ^[A-Za-z0-9_./:,=+-]+$ ]]; then
+		CMDLINE+=" $a"
+	else
+		CMDLINE+=" $(printf '%q' "$a")"
+	fi
+done
 RUNS=${BENCH_RUNS:-5}
 OUTFILE=bench/RESULTS.md
 WORKLOADS=$ALL_WORKLOADS
@@ -355,16 +361,21 @@ EOF
 				return num(md) " (" nfail[c] "/" total[c] " runs failed: " why[c] ")"
 			return num(md)
 		}
-		function ratio(c1, c2, peer,    a, b) {
+		# why cell c has no median
+		function none(c) {
+			return nok[c] + 0 > 0 ? "" : nfail[c] + 0 > 0 ? "failed" : nun[c] + 0 > 0 ? "unsupported" : "not run"
+		}
+		function ratio(c1, c2, peer,    a, b, r) {
 			a = median(c1)
 			b = median(c2)
 			if (a == "")
-				return "n/a (no libgp value)"
+				return "n/a (libgp " none(c1) ")"
 			if (b == "")
-				return "n/a (no " peer " value)"
+				return "n/a (" peer " " none(c2) ")"
 			if (b + 0 == 0)
 				return "n/a (" peer " value is 0)"
-			return sprintf("%.2f", a / b)
+			r = a / b
+			return sprintf(r >= 10 ? "%.1f" : r >= 0.1 ? "%.2f" : "%.3f", r)
 		}
 		{
 			row = $1 "/" $4

@@ -10,14 +10,6 @@
 
 #include "internal.h"
 
-void gpi_held_add(struct gp_proc *p, struct gp_held *h)
-{
-	h->next = p->held.next;
-	h->prev = &p->held;
-	p->held.next->prev = h;
-	p->held.next = h;
-}
-
 struct gp_block {
 	struct gp_held held;
 	size_t size;

@@ -275,6 +275,8 @@ struct gp_sched {
 	uint32_t slot_cache[64];
 	uint32_t nslots;
 	struct gp_stack_cache stacks[GP_STACK_CLASSES];
+	struct gp_mnode *msg_cache; /* free small message nodes */
+	uint32_t nmsg_cache;
 	_Atomic uint64_t spawned; /* owner writes, gp_stats reads */
 	_Atomic uint64_t steals;
 
@@ -362,13 +364,26 @@ extern struct gp_runtime *_Atomic gpi_rt GP_HIDDEN;
 /* ---- shared internals ---------------------------------------------------------- */
 
 /* sched.c */
+extern __thread struct gp_sched *gpi_tls __attribute__((tls_model("initial-exec"))) GP_HIDDEN;
 struct gp_sched *gpi_tls_sched(void) GP_HIDDEN;
-struct gp_proc *gpi_current(struct gp_sched **ret_sched) GP_HIDDEN;
+
+/*
+ * The caller's process and scheduler. Call it on entry to an API function
+ * only: a process may resume on another thread after anything that can
+ * switch, and from there on the scheduler to use is the one the switch
+ * returned (or gpi_tls_sched(), which is never inlined).
+ */
+static inline struct gp_proc *gpi_current(struct gp_sched **ret_sched)
+{
+	struct gp_sched *s = gpi_tls;
+
+	*ret_sched = s;
+	return s ? s->current : NULL;
+}
 struct gp_sched *gpi_switch_out(struct gp_sched *s, struct gp_proc *p, enum gp_action action) GP_HIDDEN;
 struct gp_sched *gpi_park(struct gp_sched *s, struct gp_proc *p, uint32_t wake, uint64_t deadline) GP_HIDDEN;
 void gpi_finish_switch(struct gp_sched *s) GP_HIDDEN;
 void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next) GP_HIDDEN;
-bool gpi_try_wake(struct gp_proc *p, uint32_t why) GP_HIDDEN;
 void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why) GP_HIDDEN;
 void gpi_sched_loop(struct gp_sched *s) GP_HIDDEN;
 void gpi_wake_idle(struct gp_sched *s) GP_HIDDEN;
@@ -380,7 +395,6 @@ void gpi_sched_start_threads(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_sched_run_main(struct gp_runtime *rt) GP_HIDDEN;
 void gpi_wake_all(struct gp_sched *s) GP_HIDDEN;
 void gpi_sched_destroy(struct gp_sched *s) __cold GP_HIDDEN;
-bool gpi_reductions(struct gp_sched *s, uint32_t n) GP_HIDDEN;
 void gpi_preempt(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
 
 static inline uint64_t gpi_now_ns(void)
@@ -392,13 +406,11 @@ static inline uint64_t gpi_now_ns(void)
 }
 
 /* proc.c */
-struct gp_proc *gpi_proc_lookup(struct gp_runtime *rt, gp_pid pid) GP_HIDDEN;
 int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn fn, void *arg,
 	      const struct gp_spawn_opts *opts, uint32_t pflags) GP_HIDDEN;
 noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason) GP_HIDDEN;
 void gpi_proc_entry(void *transfer) GP_HIDDEN;
 void gpi_proc_release(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
-void gpi_check_kill(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
 int gpi_proctab_init(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_proctab_destroy(struct gp_runtime *rt) __cold GP_HIDDEN;
 int gpi_pidvec_add(struct gp_pidvec *vec, gp_pid pid) GP_HIDDEN;
@@ -411,8 +423,12 @@ void gpi_monitors_release(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
 bool gpi_monitor_held(struct gp_proc *p, uint64_t ref, bool consume) GP_HIDDEN;
 
 /* mailbox.c */
-struct gp_mnode *gpi_msg_new(gp_pid to, gp_pid from, uint32_t tag, const void *data, size_t len) GP_HIDDEN;
+struct gp_mnode *gpi_msg_new(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
+			     const void *data, size_t len) GP_HIDDEN;
+void gpi_msg_free(struct gp_sched *s, struct gp_mnode *m) GP_HIDDEN;
+void gpi_msg_cache_destroy(struct gp_sched *s) __cold GP_HIDDEN;
 void gpi_mailbox_push(struct gp_proc *p, struct gp_mnode *m) GP_HIDDEN;
+void gpi_deliver(struct gp_sched *s, struct gp_proc *q, struct gp_mnode *m) GP_HIDDEN;
 void gpi_mailbox_take(struct gp_proc *p) GP_HIDDEN;
 void gpi_mailbox_free_all(struct gp_proc *p) GP_HIDDEN;
 void gpi_mailbox_drop_stale(struct gp_proc *p) GP_HIDDEN;
@@ -422,7 +438,6 @@ int gpi_send_system(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
 		    const struct gp_exit_info *info) GP_HIDDEN;
 
 /* heap.c */
-void gpi_held_add(struct gp_proc *p, struct gp_held *h) GP_HIDDEN;
 void gpi_held_free_all(struct gp_proc *p) GP_HIDDEN;
 
 /* stack.c */
@@ -462,5 +477,66 @@ void gpi_monitor_poke(struct gp_runtime *rt) GP_HIDDEN;
 size_t gpi_fmt_pid(char *buf, size_t size, gp_pid pid) GP_HIDDEN;
 void gpi_report(const char *const *parts, size_t n) GP_HIDDEN;
 char *gpi_fmt_u64(char *end, uint64_t v) GP_HIDDEN;
+
+/* ---- hot paths, inlined everywhere ---------------------------------------------- */
+
+static inline void gpi_held_add(struct gp_proc *p, struct gp_held *h)
+{
+	h->next = p->held.next;
+	h->prev = &p->held;
+	p->held.next->prev = h;
+	p->held.next = h;
+}
+
+static inline struct gp_proc *gpi_proc_lookup(struct gp_runtime *rt, gp_pid pid)
+{
+	uint32_t slot = gp_pid_slot(pid);
+	struct gp_proc *p;
+
+	if (gp_pid_node(pid) || slot >= rt->max_procs ||
+	    slot >= atomic_load_explicit(&rt->next_slot, memory_order_relaxed))
+		return NULL;
+	p = &rt->procs[slot];
+	/* acquire: pairs with the release that published the pid at spawn */
+	if (atomic_load_explicit(&p->pid, memory_order_acquire) != pid ||
+	    atomic_load_explicit(&p->exiting, memory_order_relaxed))
+		return NULL;
+	return p;
+}
+
+static inline void gpi_check_kill(struct gp_sched *s, struct gp_proc *p)
+{
+	int reason = atomic_load_explicit(&p->kill_reason, memory_order_relaxed);
+
+	if (unlikely(reason >= 0))
+		gpi_proc_exit(s, p, reason);
+}
+
+static inline bool gpi_try_wake(struct gp_proc *p, uint32_t why)
+{
+	/* seq_cst: pairs with the parker's seq_cst publish-then-recheck (Dekker) */
+	uint64_t st = atomic_load_explicit(&p->state, memory_order_seq_cst);
+
+	while ((st & GP_S_MASK) == GP_S_WAITING && (st & why)) {
+		uint64_t next = (st & ~(uint64_t)0xffffffff) | GP_S_RUNNABLE;
+
+		/* acquire: the parked context was saved before it was published */
+		if (atomic_compare_exchange_weak_explicit(&p->state, &st, next,
+							  memory_order_seq_cst,
+							  memory_order_seq_cst))
+			return true;
+	}
+	return false;
+}
+
+static inline bool gpi_reductions(struct gp_sched *s, uint32_t n)
+{
+	if (likely(s->budget > n)) {
+		s->budget -= n;
+		return false;
+	}
+	s->budget = 0;
+	return true;
+}
 
 #endif /* GP_INTERNAL_H */

@@ -121,7 +121,7 @@ static int exit_signal(struct gp_sched *s, gp_pid to, gp_pid from, int reason, b
 	} else if (p->trap_exit) {
 		struct gp_exit_info info = { .pid = from, .reason = reason };
 
-		m = gpi_msg_new(to, from, GP_TAG_EXIT, &info, sizeof(info));
+		m = gpi_msg_new(s, to, from, GP_TAG_EXIT, &info, sizeof(info));
 		if (m) {
 			gpi_mailbox_push(p, m);
 			wake = GP_W_MSG;

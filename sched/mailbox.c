@@ -19,10 +19,32 @@
 
 #include "internal.h"
 
-struct gp_mnode *gpi_msg_new(gp_pid to, gp_pid from, uint32_t tag, const void *data, size_t len)
-{
-	struct gp_mnode *m = malloc(sizeof(*m) + len);
+/*
+ * Small messages (most of them) come from a per-scheduler cache of equal-size
+ * nodes, which the thread that frees one refills: malloc and free cost more
+ * than the rest of a send. Every node is a malloc block either way, so any
+ * of them may also go back with free().
+ */
+#define GP_MSG_SMALL      64
+#define GP_MSG_CACHE_MAX  1024
+#define GP_MSG_SMALL_SIZE (sizeof(struct gp_mnode) + GP_MSG_SMALL)
 
+struct gp_mnode *gpi_msg_new(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
+			     const void *data, size_t len)
+{
+	struct gp_mnode *m;
+
+	if (len <= GP_MSG_SMALL) {
+		m = s->msg_cache;
+		if (likely(m)) {
+			s->msg_cache = m->next;
+			s->nmsg_cache--;
+		} else {
+			m = malloc(GP_MSG_SMALL_SIZE);
+		}
+	} else {
+		m = malloc(sizeof(*m) + len);
+	}
 	if (unlikely(!m))
 		return NULL;
 	m->to = to;
@@ -44,6 +66,54 @@ void gpi_mailbox_push(struct gp_proc *p, struct gp_mnode *m)
 		m->next = top;
 	while (!atomic_compare_exchange_weak_explicit(&p->inbox, &top, m, memory_order_seq_cst,
 						      memory_order_relaxed));
+}
+
+/*
+ * Deliver m to q, woken if it waits. A sender that wins the wake owns q until
+ * it queues it, and appends to q's private queue directly: no push, no
+ * exchange. This keeps per-sender order: had an earlier message of ours been
+ * left in q's inbox, q could not be waiting (it rechecks its inbox after
+ * publishing the wait, and we recheck its state after pushing).
+ */
+void gpi_deliver(struct gp_sched *s, struct gp_proc *q, struct gp_mnode *m)
+{
+	if (q != s->current && gpi_try_wake(q, GP_W_MSG)) {
+		m->next = NULL;
+		if (q->mq_tail)
+			q->mq_tail->next = m;
+		else
+			q->mq_head = m;
+		q->mq_tail = m;
+		q->mq_len++;
+		gpi_make_runnable(s, q, true);
+		return;
+	}
+	gpi_mailbox_push(q, m);
+	if (q != s->current)
+		gpi_wake_proc(s, q, GP_W_MSG);
+}
+
+/* s: the caller's scheduler, or NULL outside one. */
+void gpi_msg_free(struct gp_sched *s, struct gp_mnode *m)
+{
+	if (s && m->len <= GP_MSG_SMALL && s->nmsg_cache < GP_MSG_CACHE_MAX) {
+		m->next = s->msg_cache;
+		s->msg_cache = m;
+		s->nmsg_cache++;
+		return;
+	}
+	free(m);
+}
+
+void gpi_msg_cache_destroy(struct gp_sched *s)
+{
+	while (s->msg_cache) {
+		struct gp_mnode *m = s->msg_cache;
+
+		s->msg_cache = m->next;
+		free(m);
+	}
+	s->nmsg_cache = 0;
 }
 
 static void free_list(struct gp_mnode *m)
@@ -144,11 +214,10 @@ int gpi_send_system(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
 
 	if (!q)
 		return 0;
-	m = gpi_msg_new(to, from, tag, info, sizeof(*info));
+	m = gpi_msg_new(s, to, from, tag, info, sizeof(*info));
 	if (!m)
 		return -ENOMEM;
-	gpi_mailbox_push(q, m);
-	gpi_wake_proc(s, q, GP_W_MSG);
+	gpi_deliver(s, q, m);
 	return 0;
 }
 
@@ -166,13 +235,11 @@ int gp_send(gp_pid to, uint32_t tag, const void *data, size_t len)
 		return -EINVAL;
 	q = gpi_proc_lookup(s->rt, to);
 	if (likely(q)) {
-		m = gpi_msg_new(to, atomic_load_explicit(&p->pid, memory_order_relaxed), tag, data,
+		m = gpi_msg_new(s, to, atomic_load_explicit(&p->pid, memory_order_relaxed), tag, data,
 				len);
 		if (unlikely(!m))
 			return -ENOMEM;
-		gpi_mailbox_push(q, m);
-		if (q != p)
-			gpi_wake_proc(s, q, GP_W_MSG);
+		gpi_deliver(s, q, m);
 	}
 	/* A dead pid: dropped, as in Erlang. Either way it costs reductions. */
 	if (gpi_reductions(s, 1 + (uint32_t)(len >> 12)))
@@ -227,7 +294,7 @@ int gp_receive_match(struct gp_msg *ret_msg, bool (*match)(const struct gp_msg *
 				break;
 			case DROP:
 				mq_unlink(p, prev, m);
-				free(m);
+				gpi_msg_free(s, m);
 				break;
 			case TAKE:
 				mq_unlink(p, prev, m);
@@ -275,6 +342,6 @@ void gp_msg_free(struct gp_msg *msg)
 	m->held.next->prev = m->held.prev;
 	if (p && p->heap_bytes >= m->len)
 		p->heap_bytes -= m->len;
-	free(m);
+	gpi_msg_free(s, m);
 	msg->data = NULL;
 }

@@ -115,22 +115,6 @@ static void slot_free(struct gp_sched *s, uint32_t slot)
 	s->slot_cache[s->nslots++] = slot;
 }
 
-struct gp_proc *gpi_proc_lookup(struct gp_runtime *rt, gp_pid pid)
-{
-	uint32_t slot = gp_pid_slot(pid);
-	struct gp_proc *p;
-
-	if (gp_pid_node(pid) || slot >= rt->max_procs ||
-	    slot >= atomic_load_explicit(&rt->next_slot, memory_order_relaxed))
-		return NULL;
-	p = &rt->procs[slot];
-	/* acquire: pairs with the release that published the pid at spawn */
-	if (atomic_load_explicit(&p->pid, memory_order_acquire) != pid ||
-	    atomic_load_explicit(&p->exiting, memory_order_relaxed))
-		return NULL;
-	return p;
-}
-
 /* ---- vectors ------------------------------------------------------------------ */
 
 static int grow(void **v, uint32_t *cap, size_t elem)
@@ -333,14 +317,6 @@ gp_pid gp_spawn(gp_fn fn, void *arg)
 }
 
 /* ---- running and exiting ------------------------------------------------------------ */
-
-void gpi_check_kill(struct gp_sched *s, struct gp_proc *p)
-{
-	int reason = atomic_load_explicit(&p->kill_reason, memory_order_relaxed);
-
-	if (unlikely(reason >= 0))
-		gpi_proc_exit(s, p, reason);
-}
 
 /* Where every process stack starts (see gp_ctx_trampoline). */
 void gpi_proc_entry(void *transfer)

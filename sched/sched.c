@@ -33,7 +33,7 @@
 #define GP_UD_WAKE     1         /* user_data of a MSG_RING wake-up */
 #define GP_UD_MSGRING  2         /* user_data of our own MSG_RING SQEs */
 
-static __thread struct gp_sched *tls_sched __attribute__((tls_model("initial-exec")));
+__thread struct gp_sched *gpi_tls __attribute__((tls_model("initial-exec")));
 
 /*
  * Never inlined: a process may resume on another thread, so the address of a
@@ -41,15 +41,7 @@ static __thread struct gp_sched *tls_sched __attribute__((tls_model("initial-exe
  */
 __attribute__((noinline)) struct gp_sched *gpi_tls_sched(void)
 {
-	return tls_sched;
-}
-
-struct gp_proc *gpi_current(struct gp_sched **ret_sched)
-{
-	struct gp_sched *s = gpi_tls_sched();
-
-	*ret_sched = s;
-	return s ? s->current : NULL;
+	return gpi_tls;
 }
 
 /* ---- contexts ------------------------------------------------------------ */
@@ -315,23 +307,6 @@ void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next)
 		gpi_wake_idle(s);
 }
 
-bool gpi_try_wake(struct gp_proc *p, uint32_t why)
-{
-	/* seq_cst: pairs with the parker's seq_cst publish-then-recheck (Dekker) */
-	uint64_t st = atomic_load_explicit(&p->state, memory_order_seq_cst);
-
-	while ((st & GP_S_MASK) == GP_S_WAITING && (st & why)) {
-		uint64_t next = (st & ~(uint64_t)0xffffffff) | GP_S_RUNNABLE;
-
-		/* acquire: the parked context was saved before it was published */
-		if (atomic_compare_exchange_weak_explicit(&p->state, &st, next,
-							  memory_order_seq_cst,
-							  memory_order_seq_cst))
-			return true;
-	}
-	return false;
-}
-
 void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why)
 {
 	if (gpi_try_wake(p, why))
@@ -482,16 +457,6 @@ struct gp_sched *gpi_park(struct gp_sched *s, struct gp_proc *p, uint32_t wake, 
 	if (p->timer_sched)
 		gpi_timer_cancel(p);
 	return s;
-}
-
-bool gpi_reductions(struct gp_sched *s, uint32_t n)
-{
-	if (likely(s->budget > n)) {
-		s->budget -= n;
-		return false;
-	}
-	s->budget = 0;
-	return true;
 }
 
 /*
@@ -737,10 +702,10 @@ static void *sched_thread(void *arg)
 {
 	struct gp_sched *s = arg;
 
-	tls_sched = s;
+	gpi_tls = s;
 	gpi_sched_loop(s);
 	gpi_fault_thread_fini(s);
-	tls_sched = NULL;
+	gpi_tls = NULL;
 	return NULL;
 }
 
@@ -758,7 +723,7 @@ static int sched_thread_init(struct gp_sched *s)
 {
 	int r;
 
-	tls_sched = s;
+	gpi_tls = s;
 	r = ring_enable(s); /* SINGLE_ISSUER: the enabling thread becomes the issuer */
 	if (r < 0)
 		return r;
@@ -841,7 +806,7 @@ int gpi_sched_start(struct gp_runtime *rt)
 void gpi_sched_stop_main(struct gp_runtime *rt)
 {
 	gpi_fault_thread_fini(rt->sched[0]);
-	tls_sched = NULL;
+	gpi_tls = NULL;
 }
 
 /* Start scheduler threads 1..n-1. */
@@ -874,7 +839,7 @@ void gpi_sched_run_main(struct gp_runtime *rt)
 	for (unsigned i = 1; i < rt->nsched; i++)
 		pthread_join(rt->sched[i]->thread, NULL);
 	gpi_fault_thread_fini(s);
-	tls_sched = NULL;
+	gpi_tls = NULL;
 }
 
 /* Wake every sleeping scheduler (shutdown). Called from a scheduler thread. */
@@ -904,6 +869,7 @@ void gpi_sched_destroy(struct gp_sched *s)
 	s->ring_fd = -1;
 	gpi_stack_cache_flush(s);
 	gpi_timers_destroy(s);
+	gpi_msg_cache_destroy(s);
 }
 
 /* ---- the scheduling API ------------------------------------------------------------ */
