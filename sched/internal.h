@@ -102,10 +102,10 @@ enum {
 /* flags: written only by the process's owner (see top of file) */
 enum {
 	GP_PF_SYSTEM = 1u << 0,     /* a runtime process: not counted for gp_main's return */
-	GP_PF_NOSTACK = 1u << 1,    /* hibernated: gets a fresh stack when woken */
+	GP_PF_NOSTACK = 1u << 1,    /* new or hibernated: gets a fresh stack when it runs */
 	GP_PF_TIMED_OUT = 1u << 2,  /* its last wait ended by its deadline */
 	GP_PF_OVERFLOWED = 1u << 3, /* died of stack overflow: its stack is all dirty */
-	GP_PF_HIBERNATED = 1u << 4, /* started afresh from gp_hibernate's fn */
+	GP_PF_HIBERNATED = 1u << 4, /* its next run restarts gp_hibernate's fn */
 };
 
 /* ---- messages ---------------------------------------------------------------

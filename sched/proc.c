@@ -192,17 +192,12 @@ int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn
 	/* Until the pid is published nobody else can reach this slot, except
 	 * stale senders and wakers, which the pid and state checks turn away. */
 	p->stack_class = (uint32_t)cls;
-	p->stack_lo = gpi_stack_alloc(s, (unsigned)cls);
-	if (!p->stack_lo) {
-		s->slot_cache[s->nslots++] = slot;
-		r = -ENOMEM;
-		goto err_name;
-	}
+	p->stack_lo = NULL;
 	old = atomic_load_explicit(&p->pid, memory_order_relaxed);
 	gen = old ? (uint32_t)(old >> GP_PID_SLOT_BITS) + 1 : 1;
 	pid = gp_pid_make(slot, gen);
 	gpi_mailbox_drop_stale(p);
-	p->flags = pflags;
+	p->flags = pflags | GP_PF_NOSTACK;
 	p->rq_next = NULL;
 	p->fn = fn;
 	p->arg = arg;
@@ -223,7 +218,6 @@ int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn
 	p->monitors = (struct gp_monvec){ 0 };
 	p->name = name;
 	p->reg_name = NULL;
-	gpi_ctx_init(&p->ctx, p->stack_lo, gpi_stack_size(rt, (unsigned)cls), gpi_proc_entry);
 #ifdef GP_TSAN
 	p->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -280,8 +274,6 @@ err_nomem:
 #ifdef GP_TSAN
 	__tsan_destroy_fiber(p->ctx.tsan_fiber);
 #endif
-	gpi_stack_free(s, (unsigned)cls, p->stack_lo, false);
-	p->stack_lo = NULL;
 	s->slot_cache[s->nslots++] = slot;
 err_name:
 	free(name);

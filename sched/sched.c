@@ -174,7 +174,7 @@ static bool runq_empty(struct gp_runq *q)
 static struct gp_proc *gq_grab(struct gp_sched *s)
 {
 	struct gp_runtime *rt = s->rt;
-	struct gp_proc *first;
+	struct gp_proc *first, *last;
 	uint32_t len, n;
 
 	if (!atomic_load_explicit(&rt->gq_len, memory_order_relaxed))
@@ -191,17 +191,22 @@ static struct gp_proc *gq_grab(struct gp_sched *s)
 	if (n > GP_RUNQ_SIZE / 2)
 		n = GP_RUNQ_SIZE / 2;
 	first = rt->gq_head;
-	rt->gq_head = first->rq_next;
-	for (uint32_t i = 1; i < n; i++) {
-		struct gp_proc *p = rt->gq_head;
-
-		rt->gq_head = p->rq_next;
-		runq_push(s, p);
-	}
+	last = first;
+	for (uint32_t i = 1; i < n; i++)
+		last = last->rq_next;
+	rt->gq_head = last->rq_next;
 	if (!rt->gq_head)
 		rt->gq_tail = NULL;
 	atomic_fetch_sub_explicit(&rt->gq_len, n, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->gq_lock);
+	/* Outside the lock: a full local queue spills back to the global one. */
+	last->rq_next = NULL;
+	for (struct gp_proc *p = first->rq_next; p;) {
+		struct gp_proc *next = p->rq_next;
+
+		runq_push(s, p);
+		p = next;
+	}
 	return first;
 }
 
@@ -359,7 +364,7 @@ void gpi_finish_switch(struct gp_sched *s)
 	case GP_ACT_HIBERNATE:
 		gpi_stack_free(s, p->stack_class, p->stack_lo, false);
 		p->stack_lo = NULL;
-		p->flags |= GP_PF_NOSTACK;
+		p->flags |= GP_PF_NOSTACK | GP_PF_HIBERNATED;
 		if (p->mq_head) { /* mail already waiting: start again at once */
 			uint64_t st = atomic_load_explicit(&p->state, memory_order_relaxed);
 
@@ -377,7 +382,12 @@ void gpi_finish_switch(struct gp_sched *s)
 	}
 }
 
-/* Make p ready to be switched to on s: give a hibernated process a new stack. */
+/*
+ * Make p ready to be switched to on s. A process gets its stack when it
+ * first runs, not when it is spawned (a million queued processes hold no
+ * stack pages), and again when it wakes from hibernation. Running out of
+ * stacks is out of memory: fatal, as malloc failing is in most programs.
+ */
 static void run_prepare(struct gp_sched *s, struct gp_proc *p)
 {
 	uint64_t st = atomic_load_explicit(&p->state, memory_order_relaxed);
@@ -391,13 +401,13 @@ static void run_prepare(struct gp_sched *s, struct gp_proc *p)
 		p->stack_lo = gpi_stack_alloc(s, p->stack_class);
 		if (!p->stack_lo) {
 			static const char msg[] =
-				"libgp: fatal: out of memory for the stack of a waking process\n";
+				"libgp: fatal: out of memory for a process stack\n";
 
 			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 			abort();
 		}
 		gpi_ctx_init(&p->ctx, p->stack_lo, size, gpi_proc_entry);
-		p->flags = (p->flags & ~GP_PF_NOSTACK) | GP_PF_HIBERNATED;
+		p->flags &= ~GP_PF_NOSTACK;
 	}
 	s->current = p;
 	atomic_store_explicit(&s->running, p, memory_order_relaxed);

@@ -199,7 +199,7 @@ spawn_parked(W, N, Park) ->
     Base = erlang:system_info(process_count),
     Rss0 = rss_pages(),
     T0 = now_ns(),
-    Pids = [spawn(Child) || _ <- lists:seq(1, N)],
+    Pids = spawn_n(N, Child, []),
     receive all_up -> ok end,
     T1 = now_ns(),
     Rss1 = rss_pages(),
@@ -210,6 +210,9 @@ spawn_parked(W, N, Park) ->
     report(W, spawn_ms, (T1 - T0) / 1.0e6),
     report(W, bytes_per_proc, (Rss1 - Rss0) * Page / N),
     report(W, release_ms, (T3 - T2) / 1.0e6).
+
+spawn_n(0, _, Pids) -> Pids;
+spawn_n(K, F, Pids) -> spawn_n(K - 1, F, [spawn(F) | Pids]).
 
 %% Where a hibernated process resumes when its message arrives.
 wake() -> receive go -> ok end.
