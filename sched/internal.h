@@ -257,6 +257,7 @@ struct gp_sched {
 	struct io_uring ring;
 	int ring_fd;
 	pthread_t thread;
+	clockid_t cpu_clock; /* the thread's CPU time, for the stall monitor */
 	void *altstack;    /* sigaltstack for fault handling */
 	stack_t old_altstack;
 	void *rescue;      /* where a process that overflowed its stack dies */
@@ -288,6 +289,7 @@ struct gp_sched {
 	alignas(GP_CACHELINE) _Atomic uint32_t sleeping; /* 1: in io_uring_enter, wake me */
 	_Atomic uint32_t stalled;                        /* set by the monitor */
 	_Atomic uint64_t switches;                       /* written by the owner only */
+	_Atomic uint64_t slices;                         /* time slices renewed in place */
 	_Atomic(struct gp_proc *) running;               /* for the monitor; owner writes */
 	_Atomic uint32_t monitor_reading;                /* monitor copies a name: hold frees */
 

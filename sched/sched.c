@@ -482,7 +482,12 @@ void gpi_preempt(struct gp_sched *s, struct gp_proc *p)
 		runq_push(s, next);
 	if (!next && runq_empty(&s->runq) &&
 	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed)) {
-		s->budget = GP_BUDGET; /* alone here: keep going */
+		/* Alone here: keep going, but show the stall monitor that this
+		 * process calls libgp (it is busy, not stuck). */
+		s->budget = GP_BUDGET;
+		atomic_store_explicit(&s->slices,
+				      atomic_load_explicit(&s->slices, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 		return;
 	}
 	s = gpi_switch_out(s, p, GP_ACT_YIELD);
@@ -809,7 +814,12 @@ int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id)
 /* The calling thread becomes scheduler 0. */
 int gpi_sched_start(struct gp_runtime *rt)
 {
-	return sched_thread_init(rt->sched[0]);
+	struct gp_sched *s = rt->sched[0];
+
+	s->thread = pthread_self();
+	if (pthread_getcpuclockid(s->thread, &s->cpu_clock) != 0)
+		s->cpu_clock = CLOCK_MONOTONIC;
+	return sched_thread_init(s);
 }
 
 /* Undo gpi_sched_start when nothing could be run. */
@@ -831,6 +841,8 @@ void gpi_sched_start_threads(struct gp_runtime *rt)
 		pthread_attr_setstacksize(&attr, 256u << 10);
 		r = -pthread_create(&rt->sched[i]->thread, &attr, sched_thread_start, rt->sched[i]);
 		pthread_attr_destroy(&attr);
+		if (r == 0 && pthread_getcpuclockid(rt->sched[i]->thread, &rt->sched[i]->cpu_clock))
+			rt->sched[i]->cpu_clock = CLOCK_MONOTONIC;
 		if (r < 0) {
 			/* Fatal: processes may already be queued everywhere. */
 			static const char msg[] = "libgp: fatal: unable to create a scheduler thread\n";
@@ -894,8 +906,13 @@ void gp_yield(void)
 	gpi_check_kill(s, p);
 	p->reductions++;
 	if (!atomic_load_explicit(&s->runnext, memory_order_relaxed) && runq_empty(&s->runq) &&
-	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed))
-		return; /* nobody else to run here */
+	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed)) {
+		/* Nobody else to run here; the stall monitor sees progress. */
+		atomic_store_explicit(&s->slices,
+				      atomic_load_explicit(&s->slices, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		return;
+	}
 	s = gpi_switch_out(s, p, GP_ACT_YIELD);
 	gpi_check_kill(s, p);
 }

@@ -4,10 +4,11 @@
  * than stall_ms without calling libgp, reports it once per stall, and lets
  * the other schedulers take its neighbours' work.
  *
- * It costs the schedulers nothing on their hot path: each publishes a switch
- * counter and the process it runs, and the monitor samples them every
- * stall_ms / 4. A scheduler whose counter has not moved while it runs the
- * same process is stalled. When every scheduler sleeps, the monitor sleeps
+ * It costs the schedulers nothing on their hot path: each publishes how many
+ * switches it made and time slices it renewed (a process that calls libgp
+ * spends reductions, and renews its slice every few thousand calls), and the
+ * process it runs; the monitor samples them every stall_ms / 4. A scheduler
+ * whose counters have not moved while it runs the same process is stalled. When every scheduler sleeps, the monitor sleeps
  * too, on a futex, until a scheduler wakes up: an idle program makes no
  * wake-ups.
  */
@@ -24,10 +25,19 @@
 #include "internal.h"
 
 struct watch {
-	uint64_t switches;
-	uint64_t since;
+	uint64_t progress;
+	uint64_t since_cpu; /* the thread's CPU time when progress last moved */
 	bool reported;
 };
+
+static uint64_t cpu_ns(struct gp_sched *s)
+{
+	struct timespec ts;
+
+	if (clock_gettime(s->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Wait while *addr == val, at most *timeout (NULL: no limit). */
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *timeout)
@@ -81,8 +91,8 @@ static void report(struct gp_runtime *rt, struct gp_sched *s, struct gp_proc *p,
 	gpi_fmt_pid(pid, sizeof(pid), atomic_load_explicit(&p->pid, memory_order_relaxed));
 	copy_name(s, p, name, sizeof(name));
 	n = snprintf(line, sizeof(line),
-		     "libgp: stall: process %s%s on scheduler %u has run %llu ms without "
-		     "yielding (stall_ms %u)\n",
+		     "libgp: stall: process %s%s on scheduler %u has computed for %llu ms "
+		     "without calling libgp (stall_ms %u)\n",
 		     pid, name, s->id, (unsigned long long)(ns / 1000000u), rt->config.stall_ms);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
@@ -125,21 +135,22 @@ static void *monitor_main(void *arg)
 		return NULL;
 	while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
 		uint32_t gate = atomic_load_explicit(&rt->monitor_gate, memory_order_acquire);
-		uint64_t now;
 		bool idle = true;
 
 		futex_wait(&rt->monitor_gate, gate, &tick); /* gp_main's end bumps the gate */
 		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
 			break;
-		now = gpi_now_ns();
 		for (unsigned i = 0; i < rt->nsched; i++) {
 			struct gp_sched *s = rt->sched[i];
 			struct gp_proc *p = atomic_load_explicit(&s->running, memory_order_relaxed);
-			uint64_t sw = atomic_load_explicit(&s->switches, memory_order_relaxed);
+			/* Progress: a switch, or a time slice used up calling libgp. */
+			uint64_t sw = atomic_load_explicit(&s->switches, memory_order_relaxed) +
+				      atomic_load_explicit(&s->slices, memory_order_relaxed);
+			uint64_t cpu;
 
-			if (!p || sw != w[i].switches) {
-				w[i].switches = sw;
-				w[i].since = now;
+			if (!p || sw != w[i].progress) {
+				w[i].progress = sw;
+				w[i].since_cpu = cpu_ns(s);
 				if (w[i].reported)
 					atomic_store_explicit(&s->stalled, 0, memory_order_relaxed);
 				w[i].reported = false;
@@ -147,9 +158,12 @@ static void *monitor_main(void *arg)
 				continue;
 			}
 			idle = false;
-			if (!w[i].reported && now - w[i].since >= stall_ns) {
+			/* CPU time, not wall time: a scheduler thread that the OS
+			 * did not run (more schedulers than CPUs) is not stalled. */
+			cpu = cpu_ns(s);
+			if (!w[i].reported && cpu - w[i].since_cpu >= stall_ns) {
 				w[i].reported = true;
-				report(rt, s, p, now - w[i].since);
+				report(rt, s, p, cpu - w[i].since_cpu);
 				atomic_store_explicit(&s->stalled, 1, memory_order_relaxed);
 				rescue_work(rt, s);
 			}
