@@ -28,7 +28,7 @@
 
 #include "gp.h"
 
-static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t check_lock __attribute__((unused)) = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int check_failures;
 static char check_first[512];
 
