@@ -160,7 +160,9 @@ $(B)/tests/test_gp_%: tests/test_gp_%.c tests/gp_test.h $(LIBGP_A)
 
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
-TEST_ENV := GP_TEST_SCALE=0.05 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+# ASan leaves fatal signals to libgp (whose crash reports the tests check).
+TEST_ENV := GP_TEST_SCALE=0.05 \
+	    ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CHECK_TESTS := $(TESTS)
 else ifeq ($(TSAN),1)

@@ -30,6 +30,7 @@
 #define GP_BUDGET      2000      /* reductions per time slice */
 #define GP_POLL_EVERY  64        /* picks between visits to the loop */
 #define GP_SPIN_NS     50000     /* how long an idle scheduler looks for work */
+#define GP_NEXT_AFTER  20000     /* a runnext this old on a busy scheduler may be stolen */
 #define GP_UD_WAKE     1         /* user_data of a MSG_RING wake-up */
 #define GP_UD_MSGRING  2         /* user_data of our own MSG_RING SQEs */
 
@@ -599,7 +600,7 @@ static struct gp_proc *idle(struct gp_sched *s)
 {
 	struct gp_runtime *rt = s->rt;
 	struct gp_proc *p;
-	uint64_t seen[64] = { 0 };
+	uint64_t seen[64], since[64];
 	uint64_t start, next_timer;
 
 	if (!s->spinning && atomic_load_explicit(&rt->nspinning, memory_order_relaxed) * 2 <
@@ -610,17 +611,23 @@ static struct gp_proc *idle(struct gp_sched *s)
 	if (s->spinning) {
 		start = gpi_now_ns();
 		for (unsigned round = 0;; round++) {
+			uint64_t now = round ? gpi_now_ns() : start;
 			bool take_next = false;
 
-			/* A victim whose runnext survived a whole round without
-			 * the victim switching is busy computing: take it. */
+			/* A scheduler that has not switched for GP_NEXT_AFTER
+			 * is computing: its runnext may wait long, so take it.
+			 * (Sooner would split ping-pong pairs, which switch
+			 * all the time.) */
 			for (unsigned i = 0; i < rt->nsched && i < 64; i++) {
 				uint64_t sw = atomic_load_explicit(&rt->sched[i]->switches,
 								   memory_order_relaxed);
 
-				if (round && sw == seen[i])
+				if (!round || sw != seen[i]) {
+					seen[i] = sw;
+					since[i] = now;
+				} else if (now - since[i] >= GP_NEXT_AFTER) {
 					take_next = true;
-				seen[i] = sw;
+				}
 			}
 			p = find_work(s, true, take_next);
 			if (p) {
@@ -628,7 +635,7 @@ static struct gp_proc *idle(struct gp_sched *s)
 				return p;
 			}
 			if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed) ||
-			    gpi_now_ns() - start > GP_SPIN_NS)
+			    now - start > GP_SPIN_NS)
 				break;
 			for (int i = 0; i < 64; i++)
 				gp_cpu_relax();

@@ -78,6 +78,16 @@ static inline long scaled(long n, long min)
 	return v < min ? min : v;
 }
 
+/*
+ * Under ASan, RSS says little about leaks (its quarantine holds freed memory
+ * back on purpose); LeakSanitizer checks for leaks at exit instead.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEANINGFUL 0
+#else
+#define RSS_MEANINGFUL 1
+#endif
+
 static inline bool scaled_down(void)
 {
 	return test_scale() < 1.0;

@@ -11,15 +11,21 @@ static gp_pid spawn_monitored(gp_fn fn, void *arg, uint64_t *ret_ref)
 	return pid;
 }
 
-/* Wait for the DOWN of ref; return its reason (-1 on timeout). */
+static bool is_down_of(const struct gp_msg *m, void *ctx)
+{
+	return m->tag == GP_TAG_DOWN &&
+	       ((const struct gp_exit_info *)m->data)->ref == *(const uint64_t *)ctx;
+}
+
+/* Wait for the DOWN of ref (others may come first); return its reason, or
+ * -1 on timeout. */
 static int down_reason(uint64_t ref, gp_pid pid)
 {
 	struct gp_msg m;
 	int reason;
 
-	if (receive_tag(&m, GP_TAG_DOWN, 5000) != 0)
+	if (gp_receive_match(&m, is_down_of, &ref, 5000) != 0)
 		return -1;
-	CHECK_EQ(((struct gp_exit_info *)m.data)->ref, ref);
 	CHECK_EQ(((struct gp_exit_info *)m.data)->pid, pid);
 	CHECK_EQ(m.from, pid);
 	reason = ((struct gp_exit_info *)m.data)->reason;

@@ -468,5 +468,7 @@ Test(proc, churn_leaves_rss_flat, .timeout = 120)
 
 	run_gp(churn_main, rss, 2);
 	cr_log_info("RSS after 10%%: %ld KiB, at the end: %ld KiB", rss[0] >> 10, rss[1] >> 10);
-	cr_assert_leq(rss[1] - rss[0], 4l << 20, "RSS grew by %ld KiB", (rss[1] - rss[0]) >> 10);
+	if (RSS_MEANINGFUL)
+		cr_assert_leq(rss[1] - rss[0], 4l << 20, "RSS grew by %ld KiB",
+			      (rss[1] - rss[0]) >> 10);
 }
