@@ -134,9 +134,9 @@ static void crash_report(int sig, const siginfo_t *si, struct gp_sched *s, struc
 		gpi_fmt_pid(pid, sizeof(pid), atomic_load_explicit(&p->pid, memory_order_relaxed));
 		parts[n++] = " in process ";
 		parts[n++] = pid;
-		if (p->name) {
+		if (atomic_load_explicit(&p->name, memory_order_relaxed)) {
 			parts[n++] = " \"";
-			parts[n++] = p->name;
+			parts[n++] = atomic_load_explicit(&p->name, memory_order_relaxed);
 			parts[n++] = "\"";
 		}
 		parts[n++] = " on scheduler ";

@@ -192,7 +192,9 @@ struct gp_proc {
 	struct gp_monvec monitored_by; /* who watches me: (ref, watcher) */
 	struct gp_monvec monitors;     /* owner only: what I watch: (ref, target) */
 
-	char *name;     /* from gp_spawn_opts, owned; freed after the exit switch */
+	/* From gp_spawn_opts, owned; freed after the exit switch under the
+	 * runtime's name_lock, which the stall monitor holds to copy it. */
+	_Atomic(char *) name;
 	char *reg_name; /* registered name: under the registry lock */
 };
 
@@ -291,7 +293,6 @@ struct gp_sched {
 	_Atomic uint64_t switches;                       /* written by the owner only */
 	_Atomic uint64_t slices;                         /* time slices renewed in place */
 	_Atomic(struct gp_proc *) running;               /* for the monitor; owner writes */
-	_Atomic uint32_t monitor_reading;                /* monitor copies a name: hold frees */
 
 	alignas(GP_CACHELINE) struct gp_timer_heap timers;
 };
@@ -359,6 +360,7 @@ struct gp_runtime {
 	struct io_uring monitor_ring;
 	bool monitor_ring_ok;
 	_Atomic uint64_t stalls;
+	struct gp_spinlock name_lock; /* see gp_proc.name */
 };
 
 extern struct gp_runtime *_Atomic gpi_rt GP_HIDDEN;

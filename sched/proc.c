@@ -216,7 +216,8 @@ int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn
 	p->links = (struct gp_pidvec){ 0 };
 	p->monitored_by = (struct gp_monvec){ 0 };
 	p->monitors = (struct gp_monvec){ 0 };
-	p->name = name;
+	/* release: the stall monitor may read the name as soon as it sees it */
+	atomic_store_explicit(&p->name, name, memory_order_release);
 	p->reg_name = NULL;
 #ifdef GP_TSAN
 	p->ctx.tsan_fiber = __tsan_create_fiber(0);
@@ -270,7 +271,7 @@ err_nomem:
 	free(p->monitored_by.v);
 	p->links = (struct gp_pidvec){ 0 };
 	p->monitored_by = (struct gp_monvec){ 0 };
-	p->name = NULL;
+	atomic_store_explicit(&p->name, NULL, memory_order_relaxed);
 #ifdef GP_TSAN
 	__tsan_destroy_fiber(p->ctx.tsan_fiber);
 #endif
@@ -391,15 +392,14 @@ void gpi_proc_release(struct gp_sched *s, struct gp_proc *p)
 	__tsan_destroy_fiber(p->ctx.tsan_fiber);
 	p->ctx.tsan_fiber = NULL;
 #endif
-	if (p->name) {
-		/* The stall monitor may be copying the name: the switch count
-		 * it checks has moved, so it will not start again (seq_cst:
-		 * Dekker with its flag). */
-		atomic_thread_fence(memory_order_seq_cst);
-		while (atomic_load_explicit(&s->monitor_reading, memory_order_acquire))
-			gp_cpu_relax();
-		free(p->name);
-		p->name = NULL;
+	if (atomic_load_explicit(&p->name, memory_order_relaxed)) {
+		char *name;
+
+		/* The stall monitor may be copying it. */
+		gp_spin_lock(&s->rt->name_lock);
+		name = atomic_exchange_explicit(&p->name, NULL, memory_order_relaxed);
+		gp_spin_unlock(&s->rt->name_lock);
+		free(name);
 	}
 	gpi_mailbox_drop_stale(p);
 	st = atomic_load_explicit(&p->state, memory_order_relaxed);

@@ -69,18 +69,17 @@ static bool all_asleep(struct gp_runtime *rt)
 	return true;
 }
 
-/* Copy the running process's name, unless it stops running meanwhile. */
-static void copy_name(struct gp_sched *s, struct gp_proc *p, char *buf, size_t size)
+/* Copy the name of the process p (which may be exiting as we look). */
+static void copy_name(struct gp_runtime *rt, struct gp_proc *p, char *buf, size_t size)
 {
+	const char *name;
+
 	buf[0] = '\0';
-	atomic_store_explicit(&s->monitor_reading, 1, memory_order_seq_cst);
-	/* seq_cst: Dekker with gpi_proc_release's fence and its look at
-	 * monitor_reading; if p still runs here, its name cannot be freed
-	 * before we clear the flag. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&s->running, memory_order_seq_cst) == p && p->name)
-		snprintf(buf, size, " \"%s\"", p->name);
-	atomic_store_explicit(&s->monitor_reading, 0, memory_order_release);
+	gp_spin_lock(&rt->name_lock);
+	name = atomic_load_explicit(&p->name, memory_order_acquire);
+	if (name)
+		snprintf(buf, size, " \"%s\"", name);
+	gp_spin_unlock(&rt->name_lock);
 }
 
 static void report(struct gp_runtime *rt, struct gp_sched *s, struct gp_proc *p, uint64_t ns)
@@ -89,7 +88,7 @@ static void report(struct gp_runtime *rt, struct gp_sched *s, struct gp_proc *p,
 	int n;
 
 	gpi_fmt_pid(pid, sizeof(pid), atomic_load_explicit(&p->pid, memory_order_relaxed));
-	copy_name(s, p, name, sizeof(name));
+	copy_name(rt, p, name, sizeof(name));
 	n = snprintf(line, sizeof(line),
 		     "libgp: stall: process %s%s on scheduler %u has computed for %llu ms "
 		     "without calling libgp (stall_ms %u)\n",

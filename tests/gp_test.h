@@ -13,7 +13,11 @@
 #define GP_TEST_H
 
 #define _GNU_SOURCE
+#ifdef GP_MINIRUNNER
+#include "minirunner.h" /* the TSan build: see there why */
+#else
 #include <criterion/criterion.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
