@@ -129,8 +129,10 @@ $(LIBGP_SO): $(GP_OBJS) sched/libgp.map
 $(GP_PC): sched/gp.pc.in Makefile
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(libdir)|' \
-		-e 's|@includedir@|$(includedir)|' -e 's|@version@|$(VERSION)|' $< > $@.tmp
+	$(Q)sed -e 's|@prefix@|$(PREFIX)|' \
+		-e 's|@libdir@|$(patsubst $(PREFIX)%,$${prefix}%,$(libdir))|' \
+		-e 's|@includedir@|$(patsubst $(PREFIX)%,$${prefix}%,$(includedir))|' \
+		-e 's|@version@|$(VERSION)|' $< > $@.tmp
 	$(Q)mv $@.tmp $@
 
 .PHONY: libgp
@@ -176,6 +178,7 @@ TEST_ENV := GP_TEST_SCALE=0.05 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CHECK_TESTS := $(TESTS)
 else ifeq ($(TSAN),1)
+# TSan counts each fiber as a thread, and allows 8128 at once: scale to 0.002.
 TEST_ENV := GP_TEST_SCALE=0.002 \
 	    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0
 CHECK_TESTS := $(GP_TESTS)
@@ -187,6 +190,11 @@ endif
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)
 	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
+	$(Q)$(TEST_ENV) tests/readme_example.sh $(B) $(CC) $(CSTD) $(WARN) $(SANFLAGS) -Isched \
+		-fstack-clash-protection
+ifeq ($(SAN)$(TSAN),)
+	$(Q)tests/install.sh $(B) $(CC)
+endif
 
 # ---- demo, benchmarks ----------------------------------------------------------
 

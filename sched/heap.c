@@ -12,12 +12,21 @@
 
 struct gp_block {
 	struct gp_held held;
-	size_t size;
-	size_t magic; /* catches gp_free of foreign pointers, cheaply */
+	struct gp_proc *owner; /* gp_free by another process would corrupt its list */
+	uint32_t size;
+	uint32_t magic;        /* catches gp_free of foreign pointers, cheaply */
 	_Alignas(16) unsigned char data[];
 };
 
-#define GP_BLOCK_MAGIC ((size_t)0x67702d68656170ull) /* "gp-heap" */
+#define GP_BLOCK_MAGIC 0x67706870u /* "gphp" */
+
+static noreturn void misuse(const char *what)
+{
+	const char *parts[] = { "libgp: fatal: gp_free: ", what };
+
+	gpi_report(parts, 2);
+	abort();
+}
 
 void *gp_alloc(size_t size)
 {
@@ -29,14 +38,15 @@ void *gp_alloc(size_t size)
 		errno = EPERM;
 		return NULL;
 	}
-	if (size > SIZE_MAX - sizeof(*b)) {
-		errno = ENOMEM;
+	if (size > UINT32_MAX) {
+		errno = ENOMEM; /* a process heap block is at most 4 GiB */
 		return NULL;
 	}
 	b = malloc(sizeof(*b) + size);
 	if (!b)
 		return NULL;
-	b->size = size;
+	b->owner = p;
+	b->size = (uint32_t)size;
 	b->magic = GP_BLOCK_MAGIC;
 	gpi_held_add(p, &b->held);
 	p->heap_bytes += size;
@@ -53,7 +63,9 @@ void gp_free(void *ptr)
 		return;
 	b = gp_container_of(ptr, struct gp_block, data);
 	if (b->magic != GP_BLOCK_MAGIC)
-		abort(); /* not from gp_alloc, or freed twice */
+		misuse("not a block from gp_alloc, or freed twice");
+	if (b->owner != p)
+		misuse("the block belongs to another process");
 	b->magic = 0;
 	b->held.prev->next = b->held.next;
 	b->held.next->prev = b->held.prev;
