@@ -37,8 +37,9 @@ struct gp_config {
  * Start the runtime, run first(arg) as a process, and return 0 once every
  * process the program started has exited (the runtime's own system processes
  * do not count). config may be NULL. -EBUSY if a runtime is already running in
- * this OS process; -EINVAL for a bad config; -ENOMEM, -EAGAIN, or the error of
- * io_uring_setup (-EPERM, -ENOSYS) if the runtime cannot be built.
+ * this OS process; -EINVAL for a bad config; -ENOMEM, or the error of
+ * io_uring_setup (-EPERM, -ENOSYS; -ENOSYS also without IORING_OP_MSG_RING)
+ * if the runtime cannot be built.
  */
 int gp_main(gp_fn first, void *arg, const struct gp_config *config);
 
@@ -134,7 +135,7 @@ struct gp_stats {
 	uint64_t stalls;           /* stall reports so far */
 	uint64_t reserved[7];
 };
-int gp_stats(struct gp_stats *ret_stats); /* -EPERM when no runtime runs */
+int gp_stats(struct gp_stats *ret_stats); /* -EPERM outside a process, -EINVAL for NULL */
 
 #ifdef __cplusplus
 }

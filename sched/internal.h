@@ -327,8 +327,10 @@ struct gp_runtime {
 	pthread_mutex_t slot_lock;
 	uint32_t *free_slots;
 	size_t nfree_slots, cap_free_slots;
-	_Atomic int64_t live;    /* user processes alive */
+	_Atomic int64_t live;       /* the program's processes alive */
 	_Atomic int64_t procs_live; /* all processes alive, system ones included */
+	pthread_mutex_t system_lock;
+	struct gp_pidvec system;    /* the runtime's own processes (GP_PF_SYSTEM) */
 	_Atomic uint64_t next_ref;
 
 	/* The global run queue. */
@@ -421,6 +423,7 @@ int gpi_pidvec_add(struct gp_pidvec *vec, gp_pid pid) GP_HIDDEN;
 int gpi_monvec_add(struct gp_monvec *vec, uint64_t ref, gp_pid pid) GP_HIDDEN;
 
 /* link.c */
+int gpi_exit_signal(struct gp_sched *s, gp_pid to, gp_pid from, int reason) GP_HIDDEN;
 void gpi_exit_signal_links(struct gp_sched *s, struct gp_proc *p, struct gp_pidvec *links,
 			   int reason) GP_HIDDEN;
 void gpi_monitors_release(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
@@ -456,7 +459,7 @@ size_t gpi_stack_size(struct gp_runtime *rt, unsigned cls) GP_HIDDEN;
 /* timer.c */
 int gpi_timer_add(struct gp_sched *s, struct gp_proc *p, uint64_t deadline, uint64_t expect) GP_HIDDEN;
 void gpi_timer_cancel(struct gp_proc *p) GP_HIDDEN;
-uint64_t gpi_timer_fire(struct gp_sched *s, uint64_t now) GP_HIDDEN;
+uint64_t gpi_timer_fire(struct gp_sched *s, struct gp_sched *runner, uint64_t now) GP_HIDDEN;
 void gpi_timers_destroy(struct gp_sched *s) __cold GP_HIDDEN;
 uint64_t gpi_deadline_after_ms(int ms) GP_HIDDEN;
 

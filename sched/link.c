@@ -140,6 +140,12 @@ static int exit_signal(struct gp_sched *s, gp_pid to, gp_pid from, int reason, b
 	return 0;
 }
 
+/* An exit signal from the runtime itself (from: 0), as gp_kill sends. */
+int gpi_exit_signal(struct gp_sched *s, gp_pid to, gp_pid from, int reason)
+{
+	return exit_signal(s, to, from, reason, false);
+}
+
 void gpi_exit_signal_links(struct gp_sched *s, struct gp_proc *p, struct gp_pidvec *links,
 			   int reason)
 {

@@ -78,6 +78,14 @@ void gpi_mailbox_push(struct gp_proc *p, struct gp_mnode *m)
 void gpi_deliver(struct gp_sched *s, struct gp_proc *q, struct gp_mnode *m)
 {
 	if (q != s->current && gpi_try_wake(q, GP_W_MSG)) {
+		/* We own q now, so its pid is stable: if the slot changed hands
+		 * since our lookup, this mail is for nobody (and q had a
+		 * spurious wake-up, which it survives). */
+		if (unlikely(atomic_load_explicit(&q->pid, memory_order_relaxed) != m->to)) {
+			gpi_msg_free(s, m);
+			gpi_make_runnable(s, q, true);
+			return;
+		}
 		m->next = NULL;
 		if (q->mq_tail)
 			q->mq_tail->next = m;

@@ -147,6 +147,49 @@ int gpi_monvec_add(struct gp_monvec *vec, uint64_t ref, gp_pid pid)
 	return 0;
 }
 
+/* ---- the runtime's own processes -------------------------------------------------- */
+
+/*
+ * System processes (GP_PF_SYSTEM: the runtime's servers) do not keep
+ * gp_main from returning: when the program's last process exits, each gets
+ * GP_EXIT_KILL. They are listed here for that.
+ */
+static int system_add(struct gp_runtime *rt, gp_pid pid)
+{
+	int r;
+
+	pthread_mutex_lock(&rt->system_lock);
+	r = gpi_pidvec_add(&rt->system, pid);
+	pthread_mutex_unlock(&rt->system_lock);
+	return r;
+}
+
+static void system_forget(struct gp_runtime *rt, gp_pid pid)
+{
+	pthread_mutex_lock(&rt->system_lock);
+	for (uint32_t i = 0; i < rt->system.len; i++) {
+		if (rt->system.v[i] == pid) {
+			rt->system.v[i] = rt->system.v[--rt->system.len];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rt->system_lock);
+}
+
+static void system_kill_all(struct gp_sched *s)
+{
+	struct gp_runtime *rt = s->rt;
+	struct gp_pidvec all;
+
+	pthread_mutex_lock(&rt->system_lock);
+	all = rt->system;
+	rt->system = (struct gp_pidvec){ 0 };
+	pthread_mutex_unlock(&rt->system_lock);
+	for (uint32_t i = 0; i < all.len; i++)
+		(void)gpi_exit_signal(s, all.v[i], 0, GP_EXIT_KILL);
+	free(all.v);
+}
+
 /* ---- spawn ---------------------------------------------------------------------- */
 
 static bool opts_valid(const struct gp_spawn_opts *opts)
@@ -232,6 +275,8 @@ int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn
 		if (r < 0)
 			goto err_nomem;
 	}
+	if ((pflags & GP_PF_SYSTEM) && system_add(rt, pid) < 0)
+		goto err_nomem;
 	if (opts->flags & GP_SPAWN_MONITOR) {
 		ref = atomic_fetch_add_explicit(&rt->next_ref, 1, memory_order_relaxed);
 		if (gpi_monvec_add(&p->monitored_by, ref, parent->pid) < 0 ||
@@ -267,6 +312,8 @@ err_unlink:
 	}
 err_nomem:
 	r = -ENOMEM;
+	if (pflags & GP_PF_SYSTEM)
+		system_forget(rt, pid);
 	free(p->links.v);
 	free(p->monitored_by.v);
 	p->links = (struct gp_pidvec){ 0 };
@@ -294,6 +341,8 @@ int gp_spawn_opt(gp_pid *ret_pid, gp_fn fn, void *arg, const struct gp_spawn_opt
 	r = gpi_spawn(s, p, ret_pid, fn, arg, opts, 0);
 	if (r == 0 && gpi_reductions(s, 1))
 		gpi_preempt(s, p);
+	else
+		gpi_check_kill(s, p);
 	return r;
 }
 
@@ -368,10 +417,13 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	gpi_held_free_all(p);
 	gpi_mailbox_free_all(p);
 
-	if (!(p->flags & GP_PF_SYSTEM))
-		atomic_fetch_sub_explicit(&rt->live, 1, memory_order_relaxed);
-	/* The last process out turns off the lights (seq_cst: sleepers check
-	 * shutdown after announcing themselves). */
+	/* The last of the program's processes tells the runtime's own ones to
+	 * go; the last process of all turns off the lights (seq_cst: sleepers
+	 * check shutdown after announcing themselves). */
+	if (p->flags & GP_PF_SYSTEM)
+		system_forget(rt, self);
+	else if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1)
+		system_kill_all(s);
 	if (atomic_fetch_sub_explicit(&rt->procs_live, 1, memory_order_acq_rel) == 1) {
 		atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
 		gpi_wake_all(s);

@@ -83,6 +83,8 @@ static void runtime_destroy(struct gp_runtime *rt)
 	gpi_proctab_destroy(rt);
 	gpi_stacks_destroy(rt);
 	pthread_mutex_destroy(&rt->gq_lock);
+	pthread_mutex_destroy(&rt->system_lock);
+	free(rt->system.v);
 	free(rt);
 }
 
@@ -93,6 +95,7 @@ static int runtime_build(struct gp_runtime *rt)
 	rt->page = (size_t)sysconf(_SC_PAGESIZE);
 	rt->self_pidfd = -1;
 	pthread_mutex_init(&rt->gq_lock, NULL);
+	pthread_mutex_init(&rt->system_lock, NULL);
 	r = gpi_stacks_init(rt);
 	if (r < 0)
 		return r;

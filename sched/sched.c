@@ -481,16 +481,8 @@ void gpi_preempt(struct gp_sched *s, struct gp_proc *p)
 
 	if (next)
 		runq_push(s, next);
-	if (!next && runq_empty(&s->runq) &&
-	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed)) {
-		/* Alone here: keep going, but show the stall monitor that this
-		 * process calls libgp (it is busy, not stuck). */
-		s->budget = GP_BUDGET;
-		atomic_store_explicit(&s->slices,
-				      atomic_load_explicit(&s->slices, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-		return;
-	}
+	/* Even alone here, go through the loop: its timers and ring are due a
+	 * look (one switch there and back per slice). */
 	s = gpi_switch_out(s, p, GP_ACT_YIELD);
 	gpi_check_kill(s, p);
 }
@@ -537,6 +529,15 @@ static struct gp_proc *steal(struct gp_sched *s, bool take_next)
 
 		if (v == s)
 			continue;
+		/* A stalled scheduler cannot fire its own timers: we do, and
+		 * run what they wake (our queue is no longer empty, so no
+		 * stealing into it this time). */
+		if (atomic_load_explicit(&v->stalled, memory_order_relaxed) &&
+		    atomic_load_explicit(&v->timers.pending, memory_order_relaxed)) {
+			(void)gpi_timer_fire(v, s, gpi_now_ns());
+			if ((p = runq_pop(&s->runq)))
+				return p;
+		}
 		p = runq_steal(s, v, take_next ||
 					     atomic_load_explicit(&v->stalled, memory_order_relaxed));
 		if (p) {
@@ -555,7 +556,7 @@ static struct gp_proc *find_work(struct gp_sched *s, bool may_steal, bool take_n
 
 	sched_poll(s);
 	if (atomic_load_explicit(&s->timers.pending, memory_order_relaxed))
-		(void)gpi_timer_fire(s, gpi_now_ns());
+		(void)gpi_timer_fire(s, s, gpi_now_ns());
 	/* Now and then the global queue goes first, so it cannot starve. */
 	if (s->tick % (GP_POLL_EVERY * 4) == 0 && (p = gq_grab(s)))
 		goto out_fresh;
@@ -665,7 +666,7 @@ static struct gp_proc *idle(struct gp_sched *s)
 	}
 
 	next_timer = atomic_load_explicit(&s->timers.pending, memory_order_relaxed)
-			     ? gpi_timer_fire(s, gpi_now_ns())
+			     ? gpi_timer_fire(s, s, gpi_now_ns())
 			     : 0;
 	if (next_timer) {
 		uint64_t now = gpi_now_ns();
@@ -815,6 +816,16 @@ int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id)
 	if (r < 0)
 		return r;
 	s->ring_fd = s->ring.ring_fd;
+	/* Schedulers wake each other with MSG_RING (5.18): without it they
+	 * would sleep through wake-ups, so say so instead of hanging. */
+	if (id == 0) {
+		struct io_uring_probe *probe = io_uring_get_probe_ring(&s->ring);
+		bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+
+		io_uring_free_probe(probe);
+		if (!ok)
+			return -ENOSYS;
+	}
 	return 0;
 }
 
@@ -913,8 +924,11 @@ void gp_yield(void)
 	gpi_check_kill(s, p);
 	p->reductions++;
 	if (!atomic_load_explicit(&s->runnext, memory_order_relaxed) && runq_empty(&s->runq) &&
-	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed)) {
-		/* Nobody else to run here; the stall monitor sees progress. */
+	    !atomic_load_explicit(&s->rt->gq_len, memory_order_relaxed) &&
+	    ++s->tick % GP_POLL_EVERY) {
+		/* Nobody else to run here: go on (the stall monitor sees
+		 * progress), except now and then, when the loop's timers and
+		 * ring are due a look. */
 		atomic_store_explicit(&s->slices,
 				      atomic_load_explicit(&s->slices, memory_order_relaxed) + 1,
 				      memory_order_relaxed);

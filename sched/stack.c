@@ -66,6 +66,7 @@ static bool guard_install_works(struct gp_runtime *rt)
 int gpi_stacks_init(struct gp_runtime *rt)
 {
 	size_t def = rt->config.stack_size ? rt->config.stack_size : 64u << 10;
+	const char *guards;
 	int cls;
 
 	for (unsigned i = 0; i < GP_STACK_CLASSES; i++) {
@@ -79,7 +80,12 @@ int gpi_stacks_init(struct gp_runtime *rt)
 	if (cls < 0)
 		return cls;
 	rt->default_class = (unsigned)cls;
-	rt->guard_madvise = guard_install_works(rt);
+	/* GP_GUARDS=mprotect forces the fallback of kernels before 6.13, so
+	 * that it can be tested on newer ones. */
+	guards = getenv("GP_GUARDS");
+	if (guards && *guards && strcmp(guards, "mprotect") != 0)
+		return -EINVAL;
+	rt->guard_madvise = !(guards && *guards) && guard_install_works(rt);
 	rt->self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* always close-on-exec */
 	return 0;
 }

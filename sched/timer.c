@@ -121,8 +121,12 @@ void gpi_timer_cancel(struct gp_proc *p)
 	p->timer_sched = NULL;
 }
 
-/* Fire what is due at `now`; return the next deadline, or 0 if none. */
-uint64_t gpi_timer_fire(struct gp_sched *s, uint64_t now)
+/*
+ * Fire what is due at `now` in s's heap, queueing the woken processes on
+ * runner (s itself, or an idle scheduler standing in for a stalled s).
+ * Returns the next deadline, or 0 if none.
+ */
+uint64_t gpi_timer_fire(struct gp_sched *s, struct gp_sched *runner, uint64_t now)
 {
 	struct gp_timer_heap *h = &s->timers;
 	uint64_t next = 0;
@@ -149,7 +153,7 @@ uint64_t gpi_timer_fire(struct gp_sched *s, uint64_t now)
 								    memory_order_seq_cst,
 								    memory_order_relaxed)) {
 				p->flags |= GP_PF_TIMED_OUT;
-				gpi_make_runnable(s, p, false);
+				gpi_make_runnable(runner, p, false);
 			}
 		}
 		if (n < 32)

@@ -2,6 +2,12 @@
 /* Processes: gp_main, spawn, exit, pids, hibernation, and what a process owns. */
 #include "gp_test.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
 static atomic_long counter;
 
 /* ---- gp_main ------------------------------------------------------------- */
@@ -471,4 +477,33 @@ Test(proc, churn_leaves_rss_flat, .timeout = 120)
 	if (RSS_MEANINGFUL)
 		cr_assert_leq(rss[1] - rss[0], 4l << 20, "RSS grew by %ld KiB",
 			      (rss[1] - rss[0]) >> 10);
+}
+
+/* ---- no io_uring ---------------------------------------------------------------- */
+
+static void no_uring_child(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+	int r;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		_exit(3);
+	r = gp_main(nothing, NULL, &(struct gp_config){ .schedulers = 2 });
+	_exit(r == -EPERM ? 0 : 1);
+}
+
+/* Where io_uring is denied (a container profile, io_uring_disabled),
+ * gp_main fails with the reason; it does not hang. */
+Test(proc, no_io_uring_fails_cleanly, .timeout = 10)
+{
+	char out[512];
+	int st = run_forked(no_uring_child, out, sizeof(out));
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
 }

@@ -365,3 +365,91 @@ Test(sched, idle_makes_no_wakeups, .timeout = 10)
 	cr_assert_geq(delta, 0);
 	cr_assert_leq(delta, 20, "%ld context switches in 500 ms of idleness", delta);
 }
+
+/* ---- timers of busy and stalled schedulers ----------------------------------------- */
+
+static atomic_int sleeper_done;
+static atomic_long sleeper_ns;
+static uint64_t busy_until; /* the busy process gives up then */
+
+static void short_sleeper(void *arg)
+{
+	uint64_t t0 = now_ns();
+
+	(void)arg;
+	gp_sleep(10);
+	atomic_store(&sleeper_ns, (long)(now_ns() - t0));
+	atomic_store(&sleeper_done, 1);
+}
+
+static void lone_yielder(void *arg)
+{
+	(void)arg;
+	gp_spawn(short_sleeper, NULL);
+	gp_yield(); /* the sleeper parks with its timer on our scheduler */
+	while (!atomic_load(&sleeper_done) && now_ns() < busy_until)
+		gp_yield(); /* alone on the scheduler: yields return at once */
+}
+
+static void lone_sender(void *arg)
+{
+	(void)arg;
+	gp_spawn(short_sleeper, NULL);
+	gp_yield();
+	while (!atomic_load(&sleeper_done) && now_ns() < busy_until)
+		gp_send(gp_self(), 1, NULL, 0);
+}
+
+static void timers_while_busy(gp_fn busy)
+{
+	atomic_store(&sleeper_done, 0);
+	busy_until = now_ns() + 3000000000u;
+	run_gp(busy, NULL, 1);
+	cr_assert(atomic_load(&sleeper_done), "the sleeper never woke");
+	cr_assert_lt(atomic_load(&sleeper_ns), 500000000, "a 10 ms sleep took %ld ms",
+		     atomic_load(&sleeper_ns) / 1000000);
+}
+
+/* Timers fire on a scheduler whose only runnable process yields in a loop. */
+Test(sched, timers_fire_beside_a_yield_loop, .timeout = 10)
+{
+	timers_while_busy(lone_yielder);
+}
+
+/* ... or sends in a loop. */
+Test(sched, timers_fire_beside_a_send_loop, .timeout = 10)
+{
+	timers_while_busy(lone_sender);
+}
+
+static void stalling_host(void *arg)
+{
+	uint64_t until;
+
+	(void)arg;
+	gp_spawn(short_sleeper, NULL);
+	gp_yield(); /* the sleeper's timer is now in our scheduler's heap */
+	until = now_ns() + 1000000000u;
+	while (now_ns() < until && !atomic_load(&sleeper_done))
+		; /* computes without calling libgp */
+}
+
+static void stalled_timer_child(void)
+{
+	atomic_store(&sleeper_done, 0);
+	if (gp_main(stalling_host, NULL, &(struct gp_config){ .schedulers = 2 }) != 0)
+		_exit(2);
+	if (!atomic_load(&sleeper_done))
+		_exit(3);
+	fprintf(stderr, "slept %ld ms\n", atomic_load(&sleeper_ns) / 1000000);
+	_exit(atomic_load(&sleeper_ns) < 600000000 ? 0 : 1);
+}
+
+/* The timers of a stalled scheduler are fired by another one. */
+Test(sched, stalled_schedulers_timers_fire_elsewhere, .timeout = 20)
+{
+	char out[4096];
+	int st = run_forked(stalled_timer_child, out, sizeof(out));
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
+}
