@@ -365,6 +365,46 @@ EOF
 		function none(c) {
 			return nok[c] + 0 > 0 ? "" : nfail[c] + 0 > 0 ? "failed" : nun[c] + 0 > 0 ? "unsupported" : "not run"
 		}
+		# One target row: libgp row r vs peer row r2 (same scheduler count),
+		# ratio compared with bound ("le": at most, "ge": at least).
+		function tgtrow(name, r, r2, peer, op, bound,    s, a, b, q, out, ok, all, na) {
+			out = ""
+			all = 1
+			na = 0
+			for (s = 1; s <= 2; s++) {
+				a = median(r SUBSEP "libgp" SUBSEP s)
+				b = median(r2 SUBSEP peer SUBSEP s)
+				if (a == "" || b == "" || b + 0 == 0) {
+					out = out (s > 1 ? " / " : "") "n/a"
+					na = 1
+					continue
+				}
+				q = a / b
+				ok = op == "le" ? q <= bound : q >= bound
+				all = all && ok
+				out = out (s > 1 ? " / " : "") sprintf("%.2f", q)
+			}
+			print "| " name " (ratio " (op == "le" ? "<= " : ">= ") sprintf("%.2f", bound) ") | " out " | " (na ? "not measured" : all ? "yes" : "no") " |"
+		}
+		function tgt(name, r, peer, op, bound) {
+			tgtrow(name, r, r, peer, op, bound)
+		}
+		function tgt2(name, r, r2, peer, bound) {
+			tgtrow(name, r, r2, peer, "le", bound)
+		}
+		function tgtabs(name, r, bound,    s, a, out, all, na) {
+			out = ""
+			all = 1
+			na = 0
+			for (s = 1; s <= 2; s++) {
+				a = median(r SUBSEP "libgp" SUBSEP s)
+				out = out (s > 1 ? " / " : "") (a == "" ? "n/a" : num(a))
+				if (a == "")
+					na = 1
+				all = all && a + 0 <= bound
+			}
+			print "| " name " | " out " bytes | " (na ? "not measured" : all ? "yes" : "no") " |"
+		}
 		function ratio(c1, c2, peer,    a, b, r) {
 			a = median(c1)
 			b = median(c2)
@@ -440,6 +480,29 @@ EOF
 					print "Columns are medians with 1 and 2 schedulers; ratios are libgp median / peer median at the same scheduler count. " better[k]
 				}
 			}
+			# The targets of the libgp issue, checked against this run.
+			print ""
+			print "## Targets"
+			print ""
+			print "| target | measured (1 / 2 schedulers) | met |"
+			print "|---|---|---|"
+			for (s = 1; s <= 2; s++) {
+				pp[s] = median("pingpong/ns_per_rt" SUBSEP "libgp" SUBSEP s)
+				ppgo[s] = median("pingpong/ns_per_rt" SUBSEP "go" SUBSEP s)
+			}
+			tgt("pingpong: at most 1/4 of the Go time", "pingpong/ns_per_rt", "go", "le", 0.25)
+			tgt("ring: at most 1/4 of the BEAM time", "ring/ns_per_hop", "beam", "le", 0.25)
+			tgt("churn: at least 3x the Go rate", "churn/procs_per_sec", "go", "ge", 3)
+			tgt("skynet: at most 1/3 of the Go time", "skynet/ms", "go", "le", 1 / 3)
+			tgt("1 M parked: spawned 1.5x faster than BEAM, cold", "spawn_idle/spawn_ms", "beam", "le", 1 / 1.5)
+			tgt2("1 M parked: 4x faster than BEAM on a warm pool", "spawn_idle/warm_spawn_ms", "spawn_idle/spawn_ms", "beam", 0.25)
+			tgtabs("1 M parked: at most 4.5 KiB each", "spawn_idle/bytes_per_proc", 4608)
+			tgt2("1 M hibernated: spawned 5x faster than BEAM parked", "spawn_hibernate/spawn_ms", "spawn_idle/spawn_ms", "beam", 0.2)
+			tgtabs("1 M hibernated: at most 512 bytes each", "spawn_hibernate/bytes_per_proc", 512)
+			if (pp[1] != "" && pp[2] != "")
+				print "| pingpong: 2 schedulers never slower than 1 | " num(pp[1]) " / " num(pp[2]) " ns | " (pp[2] + 0 <= pp[1] + 0 ? "yes" : "no") " |"
+			print ""
+			print "Ratios are of medians from this run (libgp / peer). What bounds the rows marked no: bench/README.md."
 			print ""
 			print "## All runs"
 			print ""
