@@ -393,6 +393,7 @@ void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next) GP_HIDD
 void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why) GP_HIDDEN;
 void gpi_sched_loop(struct gp_sched *s) GP_HIDDEN;
 void gpi_wake_idle(struct gp_sched *s) GP_HIDDEN;
+bool gpi_claim_sleeper(struct gp_sched *t) GP_HIDDEN;
 void gpi_wake_sched(struct io_uring *from, struct gp_sched *to) GP_HIDDEN;
 int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id) __cold GP_HIDDEN;
 int gpi_sched_start(struct gp_runtime *rt) __cold GP_HIDDEN;
@@ -460,6 +461,7 @@ size_t gpi_stack_size(struct gp_runtime *rt, unsigned cls) GP_HIDDEN;
 int gpi_timer_add(struct gp_sched *s, struct gp_proc *p, uint64_t deadline, uint64_t expect) GP_HIDDEN;
 void gpi_timer_cancel(struct gp_proc *p) GP_HIDDEN;
 uint64_t gpi_timer_fire(struct gp_sched *s, struct gp_sched *runner, uint64_t now) GP_HIDDEN;
+uint64_t gpi_timer_next(struct gp_sched *s) GP_HIDDEN;
 void gpi_timers_destroy(struct gp_sched *s) __cold GP_HIDDEN;
 uint64_t gpi_deadline_after_ms(int ms) GP_HIDDEN;
 

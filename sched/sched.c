@@ -274,6 +274,23 @@ void gpi_wake_sched(struct io_uring *from, struct gp_sched *to)
 	(void)io_uring_submit(from);
 }
 
+/*
+ * Take t out of its sleep, if it sleeps: whoever wins this CAS (a waker, or
+ * t itself on waking) accounts for it, and a waker must then send it the
+ * MSG_RING that ends its io_uring_enter.
+ */
+bool gpi_claim_sleeper(struct gp_sched *t)
+{
+	uint32_t one = 1;
+
+	if (!atomic_load_explicit(&t->sleeping, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong_explicit(&t->sleeping, &one, 0, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	atomic_fetch_sub_explicit(&t->rt->nsleeping, 1, memory_order_relaxed);
+	return true;
+}
+
 /* Wake one sleeping scheduler to take work; it starts out spinning. */
 void gpi_wake_idle(struct gp_sched *s)
 {
@@ -284,18 +301,12 @@ void gpi_wake_idle(struct gp_sched *s)
 		return;
 	for (unsigned i = 1; i < rt->nsched; i++) {
 		struct gp_sched *t = rt->sched[(s->id + i) % rt->nsched];
-		uint32_t one = 1;
 
-		if (!atomic_load_explicit(&t->sleeping, memory_order_relaxed))
-			continue;
-		if (!atomic_compare_exchange_strong_explicit(&t->sleeping, &one, 0,
-							     memory_order_acq_rel,
-							     memory_order_relaxed))
-			continue;
-		atomic_fetch_sub_explicit(&rt->nsleeping, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_relaxed);
-		gpi_wake_sched(&s->ring, t);
-		return;
+		if (gpi_claim_sleeper(t)) {
+			atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_relaxed);
+			gpi_wake_sched(&s->ring, t);
+			return;
+		}
 	}
 }
 
@@ -651,13 +662,7 @@ static struct gp_proc *idle(struct gp_sched *s)
 	atomic_fetch_add_explicit(&rt->nsleeping, 1, memory_order_seq_cst);
 	p = find_work(s, true, false);
 	if (p || atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
-		uint32_t one = 1;
-
-		if (atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0,
-							    memory_order_acq_rel,
-							    memory_order_relaxed))
-			atomic_fetch_sub_explicit(&rt->nsleeping, 1, memory_order_relaxed);
-		else {
+		if (!gpi_claim_sleeper(s)) {
 			/* A waker counted us as spinning; its CQE comes later. */
 			s->spinning = true;
 			stop_spinning(s, p != NULL);
@@ -665,9 +670,7 @@ static struct gp_proc *idle(struct gp_sched *s)
 		return p;
 	}
 
-	next_timer = atomic_load_explicit(&s->timers.pending, memory_order_relaxed)
-			     ? gpi_timer_fire(s, s, gpi_now_ns())
-			     : 0;
+	next_timer = gpi_timer_next(s);
 	if (next_timer) {
 		uint64_t now = gpi_now_ns();
 		uint64_t wait = next_timer > now ? next_timer - now : 0;
@@ -682,16 +685,8 @@ static struct gp_proc *idle(struct gp_sched *s)
 		(void)io_uring_submit_and_wait(&s->ring, 1);
 	}
 
-	{
-		uint32_t one = 1;
-
-		if (atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0,
-							    memory_order_acq_rel,
-							    memory_order_relaxed))
-			atomic_fetch_sub_explicit(&rt->nsleeping, 1, memory_order_relaxed);
-		else
-			s->spinning = true; /* the waker counted us in nspinning */
-	}
+	if (!gpi_claim_sleeper(s))
+		s->spinning = true; /* the waker counted us in nspinning */
 	gpi_monitor_poke(rt);
 	return NULL;
 }
@@ -887,19 +882,9 @@ void gpi_wake_all(struct gp_sched *s)
 {
 	struct gp_runtime *rt = s->rt;
 
-	for (unsigned i = 0; i < rt->nsched; i++) {
-		struct gp_sched *t = rt->sched[i];
-		uint32_t one = 1;
-
-		if (t == s)
-			continue;
-		if (atomic_compare_exchange_strong_explicit(&t->sleeping, &one, 0,
-							    memory_order_seq_cst,
-							    memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(&rt->nsleeping, 1, memory_order_relaxed);
-			gpi_wake_sched(&s->ring, t);
-		}
-	}
+	for (unsigned i = 0; i < rt->nsched; i++)
+		if (rt->sched[i] != s && gpi_claim_sleeper(rt->sched[i]))
+			gpi_wake_sched(&s->ring, rt->sched[i]);
 }
 
 void gpi_sched_destroy(struct gp_sched *s)

@@ -105,14 +105,8 @@ static void rescue_work(struct gp_runtime *rt, struct gp_sched *stalled)
 		return;
 	for (unsigned i = 0; i < rt->nsched; i++) {
 		struct gp_sched *t = rt->sched[i];
-		uint32_t one = 1;
 
-		if (t == stalled)
-			continue;
-		if (atomic_compare_exchange_strong_explicit(&t->sleeping, &one, 0,
-							    memory_order_acq_rel,
-							    memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(&rt->nsleeping, 1, memory_order_relaxed);
+		if (t != stalled && gpi_claim_sleeper(t)) {
 			atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_relaxed);
 			gpi_wake_sched(&rt->monitor_ring, t);
 			return;

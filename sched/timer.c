@@ -161,6 +161,20 @@ uint64_t gpi_timer_fire(struct gp_sched *s, struct gp_sched *runner, uint64_t no
 	}
 }
 
+/* The earliest deadline in s's heap, or 0 if none. */
+uint64_t gpi_timer_next(struct gp_sched *s)
+{
+	uint64_t next = 0;
+
+	if (!atomic_load_explicit(&s->timers.pending, memory_order_relaxed))
+		return 0;
+	gp_spin_lock(&s->timers.lock);
+	if (s->timers.len)
+		next = s->timers.v[0].deadline;
+	gp_spin_unlock(&s->timers.lock);
+	return next;
+}
+
 void gpi_timers_destroy(struct gp_sched *s)
 {
 	free(s->timers.v);
