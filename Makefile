@@ -138,6 +138,16 @@ $(GP_PC): sched/gp.pc.in Makefile
 .PHONY: libgp
 libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 
+# ---- the supervisor ----------------------------------------------------------
+
+SV_SRCS := supervisor/strategy.c
+SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
+
+$(B)/supervisor/%.o: supervisor/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c $< -o $@
+
 # ---- programs linked with libgp ----------------------------------------------
 
 GP_USER_CFLAGS = $(ALL_CFLAGS) -Isched
@@ -152,7 +162,8 @@ $(B)/examples/%: examples/%.c $(LIBGP_A)
 # ---- tests -------------------------------------------------------------------
 
 GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
-TESTS    := $(GP_TESTS)
+SV_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sv_*.c))
+TESTS    := $(GP_TESTS) $(SV_TESTS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build runs
 # the same tests under tests/minirunner.h.
@@ -169,6 +180,12 @@ $(B)/tests/test_gp_%: tests/test_gp_%.c tests/gp_test.h tests/minirunner.h $(LIB
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(GP_USER_CFLAGS) -Wno-missing-prototypes $(TEST_RUNNER_CFLAGS) $(CPPFLAGS) \
 		-o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS) $(TEST_RUNNER_LIBS) -lm
+
+$(B)/tests/test_sv_%: tests/test_sv_%.c $(SV_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CRIT_CFLAGS) $(CPPFLAGS) -o $@ $< \
+		$(SV_OBJS) $(ALL_LDFLAGS) $(CRIT_LIBS)
 
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
