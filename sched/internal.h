@@ -278,6 +278,10 @@ struct gp_sched {
 	uint32_t slot_cache[64];
 	uint32_t nslots;
 	struct gp_stack_cache stacks[GP_STACK_CLASSES];
+	/* Stacks this scheduler took minus those it gave back (it may go below
+	 * zero: a process can exit elsewhere); the sum over schedulers is the
+	 * number in use. Owner writes, gp_stats reads. */
+	_Atomic int64_t stacks_taken;
 	struct gp_mnode *msg_cache; /* free small message nodes */
 	uint32_t nmsg_cache;
 	_Atomic uint64_t spawned; /* owner writes, gp_stats reads */
@@ -311,7 +315,7 @@ struct gp_stack_class {
 		size_t len;
 	} *regions;
 	size_t nregions;
-	_Atomic uint64_t in_use, mapped;
+	_Atomic uint64_t mapped;
 };
 
 struct gp_runtime {

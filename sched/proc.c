@@ -403,19 +403,29 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	p->monitored_by = (struct gp_monvec){ 0 };
 	gp_spin_unlock(&p->lock);
 
-	gpi_exit_signal_links(s, p, &links, reason);
-	free(links.v);
-	for (uint32_t i = 0; i < watchers.len; i++) {
-		struct gp_exit_info info = { .pid = self, .reason = reason, .ref = watchers.v[i].ref };
-
-		(void)gpi_send_system(s, watchers.v[i].pid, self, GP_TAG_DOWN, &info);
+	/* Most processes own none of these: test before calling. */
+	if (links.v) {
+		gpi_exit_signal_links(s, p, &links, reason);
+		free(links.v);
 	}
-	free(watchers.v);
-	gpi_monitors_release(s, p);
+	if (watchers.v) {
+		for (uint32_t i = 0; i < watchers.len; i++) {
+			struct gp_exit_info info = { .pid = self,
+						     .reason = reason,
+						     .ref = watchers.v[i].ref };
+
+			(void)gpi_send_system(s, watchers.v[i].pid, self, GP_TAG_DOWN, &info);
+		}
+		free(watchers.v);
+	}
+	if (p->monitors.v)
+		gpi_monitors_release(s, p);
 	if (registered)
 		gpi_registry_remove_proc(rt, p);
-	gpi_held_free_all(p);
-	gpi_mailbox_free_all(p);
+	if (p->held.next != &p->held)
+		gpi_held_free_all(p);
+	if (p->mq_head || atomic_load_explicit(&p->inbox, memory_order_relaxed))
+		gpi_mailbox_free_all(p);
 
 	/* The last of the program's processes tells the runtime's own ones to
 	 * go; the last process of all turns off the lights (seq_cst: sleepers

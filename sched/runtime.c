@@ -123,13 +123,20 @@ static int runtime_build(struct gp_runtime *rt)
 	return 0;
 }
 
+static uint64_t stacks_in_use(struct gp_runtime *rt)
+{
+	int64_t n = 0;
+
+	for (unsigned i = 0; i < rt->nsched; i++)
+		n += atomic_load_explicit(&rt->sched[i]->stacks_taken, memory_order_relaxed);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
 /* What a correct runtime leaves behind: nothing. Anything else is a bug. */
 static void check_drained(struct gp_runtime *rt)
 {
-	uint64_t in_use = 0;
+	uint64_t in_use = stacks_in_use(rt);
 
-	for (unsigned i = 0; i < GP_STACK_CLASSES; i++)
-		in_use += atomic_load(&rt->stacks[i].in_use);
 	for (unsigned i = 0; i < rt->nsched; i++)
 		if (rt->sched[i]->timers.len || atomic_load(&rt->sched[i]->runnext) ||
 		    !(atomic_load(&rt->sched[i]->runq.head) == atomic_load(&rt->sched[i]->runq.tail)))
@@ -210,15 +217,10 @@ int gp_stats(struct gp_stats *ret)
 		.processes = (uint64_t)atomic_load_explicit(&rt->procs_live, memory_order_relaxed),
 		.stalls = atomic_load_explicit(&rt->stalls, memory_order_relaxed),
 	};
-	for (unsigned i = 0; i < GP_STACK_CLASSES; i++) {
-		struct gp_stack_class *c = &rt->stacks[i];
-		uint64_t mapped = atomic_load_explicit(&c->mapped, memory_order_relaxed);
-		uint64_t in_use = atomic_load_explicit(&c->in_use, memory_order_relaxed);
-
-		ret->stacks_in_use += in_use;
-		ret->stacks_mapped += mapped;
-		ret->stacks_cached += mapped - in_use;
-	}
+	for (unsigned i = 0; i < GP_STACK_CLASSES; i++)
+		ret->stacks_mapped += atomic_load_explicit(&rt->stacks[i].mapped, memory_order_relaxed);
+	ret->stacks_in_use = stacks_in_use(rt);
+	ret->stacks_cached = ret->stacks_mapped - ret->stacks_in_use;
 	for (unsigned i = 0; i < rt->nsched; i++) {
 		struct gp_sched *t = rt->sched[i];
 

@@ -223,7 +223,9 @@ void *gpi_stack_alloc(struct gp_sched *s, unsigned cls)
 	if (unlikely(!cache->n) && refill(s, cls) < 0)
 		return NULL;
 	lo = cache->v[--cache->n];
-	atomic_fetch_add_explicit(&s->rt->stacks[cls].in_use, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->stacks_taken,
+			      atomic_load_explicit(&s->stacks_taken, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	/* A process that died mid-frame left ASan's poison behind. */
 	gp_asan_unpoison(lo, s->rt->stacks[cls].usable);
 	return lo;
@@ -263,7 +265,9 @@ void gpi_stack_free(struct gp_sched *s, unsigned cls, void *lo, bool dirty)
 	 * guard survives MADV_DONTNEED). */
 	if (unlikely(dirty))
 		(void)madvise(lo, c->usable, MADV_DONTNEED);
-	atomic_fetch_sub_explicit(&c->in_use, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->stacks_taken,
+			      atomic_load_explicit(&s->stacks_taken, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
 	if (unlikely(cache->n == GP_STACK_CACHE))
 		give_back(c, cache, GP_STACK_CACHE / 2);
 	if (likely(cache->n < GP_STACK_CACHE)) {
