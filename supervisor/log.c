@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* spawnd's log and the per-child rings (see log.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void submit(struct sd_log *log);
+
+static void written(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	struct sd_log *log = (struct sd_log *)((char *)op - offsetof(struct sd_log, op));
+	size_t done = res > 0 ? (size_t)res : log->inflight; /* an error: drop it */
+
+	(void)loop;
+	(void)flags;
+	if (done > log->inflight)
+		done = log->inflight;
+	memmove(log->buf, log->buf + done, log->len - done);
+	log->len -= done;
+	log->inflight = 0;
+	submit(log);
+}
+
+static void submit(struct sd_log *log)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!log->loop || log->inflight || !log->len)
+		return;
+	log->inflight = log->len;
+	sqe = sd_loop_sqe(log->loop, &log->op);
+	io_uring_prep_write(sqe, log->fd, log->buf, (unsigned)log->inflight, (uint64_t)-1);
+}
+
+void sd_log_init(struct sd_log *log, int fd)
+{
+	*log = (struct sd_log){ .fd = fd, .op = { .fn = written } };
+}
+
+void sd_log_attach(struct sd_log *log, struct sd_loop *loop)
+{
+	log->loop = loop;
+	submit(log);
+}
+
+void sd_log_fini(struct sd_log *log)
+{
+	/* Whatever is in flight is written by the kernel anyway; the rest now. */
+	if (log->len > log->inflight)
+		write_all(log->fd, log->buf + log->inflight, log->len - log->inflight);
+	free(log->buf);
+	*log = (struct sd_log){ .fd = log->fd };
+}
+
+/* Queue one whole line (or write it now, without a loop). */
+static void emit(struct sd_log *log, const char *line, size_t len)
+{
+	if (!log->loop) {
+		write_all(log->fd, line, len);
+		return;
+	}
+	if (log->dropped && log->len + 80 <= SD_LOG_QUEUE_MAX) {
+		char note[80];
+		int n = snprintf(note, sizeof(note),
+				 "spawnd: warning: %llu log lines dropped (stderr too slow)\n",
+				 (unsigned long long)log->dropped);
+
+		log->dropped = 0;
+		emit(log, note, (size_t)n);
+	}
+	if (log->len + len > SD_LOG_QUEUE_MAX) {
+		log->dropped++;
+		return;
+	}
+	if (log->len + len > log->cap) {
+		size_t cap = log->cap ? log->cap : 4096;
+		char *buf;
+
+		while (cap < log->len + len)
+			cap *= 2;
+		buf = realloc(log->buf, cap);
+		if (!buf) {
+			log->dropped++;
+			return;
+		}
+		log->buf = buf;
+		log->cap = cap;
+	}
+	memcpy(log->buf + log->len, line, len);
+	log->len += len;
+	submit(log);
+}
+
+static void vlog(struct sd_log *log, const char *fmt, va_list ap)
+{
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "spawnd: ");
+
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	emit(log, line, (size_t)n);
+}
+
+void sd_log(struct sd_log *log, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(log, fmt, ap);
+	va_end(ap);
+}
+
+void sd_debug(struct sd_log *log, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log->verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(log, fmt, ap);
+	va_end(ap);
+}
+
+void sd_log_output(struct sd_log *log, const char *name, pid_t pid, const char *line, size_t len)
+{
+	char buf[4096 + 512];
+	int n = snprintf(buf, sizeof(buf), "%s[%d]: ", name, (int)pid);
+
+	if (len > sizeof(buf) - (size_t)n - 1)
+		len = sizeof(buf) - (size_t)n - 1;
+	memcpy(buf + n, line, len);
+	buf[(size_t)n + len] = '\n';
+	emit(log, buf, (size_t)n + len + 1);
+}
+
+/* ---- rings ----------------------------------------------------------------- */
+
+int sd_ring_init(struct sd_ring *ring, size_t cap)
+{
+	*ring = (struct sd_ring){ .cap = cap };
+	ring->buf = malloc(cap);
+	return ring->buf ? 0 : -ENOMEM;
+}
+
+void sd_ring_fini(struct sd_ring *ring)
+{
+	free(ring->buf);
+	ring->buf = NULL;
+	ring->len = 0;
+}
+
+static char ring_at(const struct sd_ring *ring, size_t i)
+{
+	return ring->buf[(ring->start + i) % ring->cap];
+}
+
+void sd_ring_add(struct sd_ring *ring, const char *line, size_t len)
+{
+	if (!ring->buf)
+		return;
+	if (len + 1 > ring->cap)
+		len = ring->cap - 1;
+	/* Drop the oldest whole lines until this one fits. */
+	while (ring->len + len + 1 > ring->cap) {
+		size_t i = 0;
+
+		while (i < ring->len && ring_at(ring, i) != '\n')
+			i++;
+		i = i < ring->len ? i + 1 : ring->len;
+		ring->start = (ring->start + i) % ring->cap;
+		ring->len -= i;
+	}
+	for (size_t i = 0; i < len; i++)
+		ring->buf[(ring->start + ring->len + i) % ring->cap] = line[i];
+	ring->buf[(ring->start + ring->len + len) % ring->cap] = '\n';
+	ring->len += len + 1;
+}
+
+size_t sd_ring_tail(const struct sd_ring *ring, size_t n, char *out, size_t size)
+{
+	size_t from = 0, seen = 0, copy;
+
+	if (!ring->len || !n)
+		return 0;
+	/* A line starts at i when the byte before it ends the previous one. */
+	for (size_t i = ring->len - 1; i > 0; i--) {
+		if (ring_at(ring, i - 1) == '\n' && ++seen == n) {
+			from = i;
+			break;
+		}
+	}
+	copy = ring->len - from;
+	if (copy > size) {
+		from = ring->len - size;
+		copy = size;
+	}
+	for (size_t i = 0; i < copy; i++)
+		out[i] = ring_at(ring, from + i);
+	return copy;
+}

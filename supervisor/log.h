@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawnd's log: its own lines and its children's output, written to its
+ * stderr through the event loop, never blocking it. The queue is bounded: a
+ * child that floods, or a reader of spawnd's stderr that stalls, costs
+ * dropped lines (counted and reported), not memory and not the loop.
+ *
+ * Each worker also keeps its recent output in a bounded ring (for
+ * `spawnctl logs`).
+ */
+#ifndef SD_LOG_H
+#define SD_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+#define SD_LOG_QUEUE_MAX (1u << 20)
+
+struct sd_log {
+	struct sd_loop *loop; /* NULL: write synchronously (before and after the loop) */
+	int fd;
+	char *buf;            /* queued bytes; [0, inflight) are being written */
+	size_t len, cap, inflight;
+	struct sd_op op;
+	uint64_t dropped;     /* lines dropped since the last report */
+	bool verbose;
+};
+
+void sd_log_init(struct sd_log *log, int fd);
+void sd_log_attach(struct sd_log *log, struct sd_loop *loop);
+void sd_log_fini(struct sd_log *log); /* flushes synchronously */
+
+/* "spawnd: <message>\n" */
+__attribute__((format(printf, 2, 3))) void sd_log(struct sd_log *log, const char *fmt, ...);
+/* Only with -v. */
+__attribute__((format(printf, 2, 3))) void sd_debug(struct sd_log *log, const char *fmt, ...);
+/* "<name>[<pid>]: <line>\n" */
+void sd_log_output(struct sd_log *log, const char *name, pid_t pid, const char *line, size_t len);
+
+/* A ring of recent lines. */
+struct sd_ring {
+	char *buf;
+	size_t cap, start, len; /* bytes [start, start+len) mod cap, whole lines */
+};
+
+int sd_ring_init(struct sd_ring *ring, size_t cap);
+void sd_ring_fini(struct sd_ring *ring);
+void sd_ring_add(struct sd_ring *ring, const char *line, size_t len);
+/* Copy the last n lines (all: n = SIZE_MAX) into out; returns the length. */
+size_t sd_ring_tail(const struct sd_ring *ring, size_t n, char *out, size_t size);
+
+#endif /* SD_LOG_H */

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawnd's running state: the tree of units built from the configuration
+ * (supervisors driving the restart engine, workers with their current
+ * incarnation), the event loop, the cgroups, the log.
+ *
+ * Everything runs on spawnd's one thread; nothing here is shared.
+ * Ownership: the daemon owns the units; a unit owns its current run; a run
+ * whose process has exited is detached from its unit and freed once its
+ * last operation in flight has completed (the kernel may still write into
+ * its buffers until then).
+ */
+#ifndef SD_SPAWND_H
+#define SD_SPAWND_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "launch.h"
+#include "log.h"
+#include "loop.h"
+#include "sandbox.h"
+#include "strategy.h"
+
+#define SD_EXIT_OK     0 /* clean shutdown */
+#define SD_EXIT_GAVEUP 1 /* the root supervisor gave up */
+#define SD_EXIT_USAGE  2 /* usage or configuration error */
+
+struct sd_daemon;
+struct sd_unit;
+
+/* One end of a pipe that spawnd reads: a child's stdout or stderr, or its
+ * readiness fd. */
+struct sd_reader {
+	struct sd_op op;
+	int fd;
+	size_t len;      /* bytes of an unfinished line in buf */
+	char buf[4096];
+	bool is_err;     /* stderr (for output) */
+};
+
+/* One incarnation of a worker. */
+struct sd_run {
+	struct sd_unit *unit; /* NULL once detached (its process is gone) */
+	struct sd_daemon *d;
+	pid_t pid;
+	int pidfd;
+	uint64_t gen;
+	uint64_t started_ns;
+	struct sd_cgroup cg;
+	bool in_cgroup;   /* its tree is in cg (else in its process group) */
+	bool exec_ok;     /* execve succeeded */
+	bool ready;
+	bool stop_sent;   /* spawnd sent the stop signal: its death is "normal" */
+	bool exited;
+	int exec_stage, exec_err; /* a failure before execve, or -1 */
+
+	struct sd_op err_op; /* the exec-error pipe */
+	int errfd;
+	struct sd_exec_error errbuf;
+	struct sd_reader out, err, rdy;
+	struct sd_op notify_op; /* READY=1 and friends, for ready = notify */
+	int notify_fd;
+	char notify_buf[4096];
+	struct iovec notify_iov;
+	struct msghdr notify_msg;
+
+	struct sd_timer ready_timer; /* ready_timeout */
+	struct sd_timer kill_timer;  /* SIGKILL after shutdown */
+	uint64_t last_watchdog_ns;
+	char status[128];            /* its last STATUS= */
+};
+
+/* How a worker last ended. */
+struct sd_exit {
+	bool valid;
+	int code;      /* exit status, or -1 */
+	int signal;    /* the signal that killed it, or 0 */
+	bool core;
+	uint64_t at_ns;
+	uint64_t uptime_ns;
+	bool start_failed;
+	int stage, err; /* with start_failed */
+};
+
+struct sd_unit {
+	struct sd_daemon *d;
+	struct sd_node *node;
+	struct sd_unit *parent;
+	uint32_t index; /* in parent */
+
+	/* Supervisors. */
+	struct sv_sup sv;
+	struct sd_unit **children;
+	uint32_t *plan_buf; /* two arrays of sv_capacity() for plans */
+	bool reported;      /* its end was told to its parent */
+
+	/* Workers. */
+	struct sd_run *run;
+	struct sd_filter filter;
+	char **envp;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	bool set_ids;
+	struct sd_exit last;
+	uint64_t restarts;
+	uint64_t backoff_ns;   /* the next delay */
+	uint64_t not_before;   /* no start before this (backoff) */
+	struct sd_timer backoff_timer;
+	struct sd_timer stall_timer; /* /proc sampling and the watchdog */
+	uint64_t stall_cpu, stall_io; /* last sample */
+	uint64_t stall_since;         /* when progress was last seen */
+	char stall_state;
+	bool stalled;
+	struct sd_ring ring;   /* recent output */
+};
+
+struct sd_daemon {
+	struct sd_loop loop;
+	struct sd_log log;
+	struct sd_config *cfg;
+	struct sd_cgroups cg;
+	struct sd_unit *root;
+	pid_t self;
+	uint64_t next_gen;
+
+	int sigfd;
+	struct sd_op sig_op;
+	struct signalfd_siginfo sigbuf;
+
+	struct sd_op wait_op; /* WAITID(P_ALL): reaps workers and adopted orphans */
+	siginfo_t wait_info;
+	bool wait_armed;
+
+	bool shutting_down;
+	bool done;
+	int exit_status;
+	char *notify_dir; /* where workers' NOTIFY_SOCKETs live */
+};
+
+/* tree.c */
+int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen);
+void sd_tree_free(struct sd_daemon *d);
+void sd_tree_start(struct sd_daemon *d);
+void sd_tree_shutdown(struct sd_daemon *d);
+void sd_drive(struct sd_unit *sup);
+void sd_child_exited(struct sd_unit *u, bool normal);
+void sd_child_ready(struct sd_unit *u);
+
+/* worker.c */
+int sd_worker_prepare(struct sd_unit *u, char *err, size_t errlen);
+void sd_worker_release(struct sd_unit *u);
+int sd_worker_start(struct sd_unit *u);
+void sd_worker_stop(struct sd_unit *u);
+void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info);
+void sd_arm_wait(struct sd_daemon *d);
+const char *sd_signal_name(int sig);
+
+#endif /* SD_SPAWND_H */

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervision tree at run time: a unit per configured node; each
+ * supervisor unit drives the restart engine (strategy.c) for its children,
+ * stopping and starting what it asks for, in the order it asks, and reports
+ * upward: ready once all its children are, down once it has stopped them
+ * all, given up when its intensity is exceeded.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spawnd.h"
+
+static void free_unit(struct sd_unit *u)
+{
+	if (!u)
+		return;
+	if (u->node->kind == SD_SUPERVISOR) {
+		for (uint32_t i = 0; i < u->node->nchildren && u->children; i++)
+			free_unit(u->children[i]);
+		free(u->children);
+		free(u->plan_buf);
+		sv_destroy(&u->sv);
+	} else {
+		sd_worker_release(u);
+	}
+	free(u);
+}
+
+/* A supervisor's engine, fresh: OTP restarts a supervisor as a new process,
+ * with no history and every child down. */
+static int sup_engine(struct sd_unit *u)
+{
+	struct sd_node *n = u->node;
+	int r;
+
+	if (u->sv.children)
+		sv_destroy(&u->sv);
+	r = sv_init(&u->sv, n->strategy, n->intensity, n->period_ns, (uint32_t)n->nchildren);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		r = sv_add(&u->sv, n->children[i]->restart);
+		if (r < 0)
+			return r;
+	}
+	u->reported = false;
+	return 0;
+}
+
+static void backoff_due(struct sd_loop *loop, struct sd_timer *t)
+{
+	struct sd_unit *u = (struct sd_unit *)((char *)t - offsetof(struct sd_unit, backoff_timer));
+
+	(void)loop;
+	sd_drive(u->parent);
+}
+
+static struct sd_unit *new_unit(struct sd_daemon *d, struct sd_node *n, struct sd_unit *parent,
+				uint32_t index, char *err, size_t errlen)
+{
+	struct sd_unit *u = calloc(1, sizeof(*u));
+
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	u->d = d;
+	u->node = n;
+	u->parent = parent;
+	u->index = index;
+	if (n->kind == SD_WORKER) {
+		sd_timer_init(&u->backoff_timer, backoff_due);
+		if (sd_worker_prepare(u, err, errlen) < 0)
+			goto fail;
+		return u;
+	}
+	u->children = calloc(n->nchildren, sizeof(*u->children));
+	u->plan_buf = calloc(2 * n->nchildren, sizeof(*u->plan_buf));
+	if (!u->children || !u->plan_buf || sup_engine(u) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n->nchildren; i++) {
+		u->children[i] = new_unit(d, n->children[i], u, (uint32_t)i, err, errlen);
+		if (!u->children[i])
+			goto fail;
+	}
+	return u;
+fail:
+	free_unit(u);
+	return NULL;
+}
+
+int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen)
+{
+	d->root = new_unit(d, d->cfg->root, NULL, 0, err, errlen);
+	return d->root ? 0 : -EINVAL;
+}
+
+void sd_tree_free(struct sd_daemon *d)
+{
+	free_unit(d->root);
+	d->root = NULL;
+}
+
+/* The name to show: the full path, or the root's name. */
+static const char *unit_name(const struct sd_unit *u)
+{
+	return u->node->path[0] ? u->node->path : u->node->name;
+}
+
+static void start_unit(struct sd_unit *u)
+{
+	if (u->node->kind == SD_WORKER) {
+		if (sd_worker_start(u) < 0)
+			sd_child_exited(u, false); /* could not even be cloned: a failed start */
+		return;
+	}
+	if (sup_engine(u) < 0) {
+		sd_log(&u->d->log, "%s: out of memory: not started", unit_name(u));
+		sd_child_exited(u, false);
+		return;
+	}
+	sv_start_all(&u->sv);
+	sd_drive(u);
+}
+
+static void stop_unit(struct sd_unit *u)
+{
+	if (u->node->kind == SD_WORKER) {
+		sd_worker_stop(u);
+		return;
+	}
+	sv_shutdown(&u->sv);
+	sd_drive(u);
+}
+
+/* Report upward what the children's states add up to. */
+static void report(struct sd_unit *s)
+{
+	struct sd_daemon *d = s->d;
+
+	if (s->sv.stopping_all) {
+		if (!sv_all_down(&s->sv) || s->reported)
+			return;
+		s->reported = true;
+		if (s->parent) {
+			sd_child_exited(s, !s->sv.gave_up);
+		} else {
+			d->done = true;
+			d->exit_status = s->sv.gave_up ? SD_EXIT_GAVEUP : SD_EXIT_OK;
+		}
+		return;
+	}
+	if (s->parent && s->parent->sv.children[s->index].state == SV_STARTING && sv_quiet(&s->sv))
+		sd_child_ready(s);
+}
+
+void sd_drive(struct sd_unit *s)
+{
+	struct sd_daemon *d = s->d;
+
+	for (;;) {
+		int i = sv_next_stop(&s->sv);
+
+		if (i >= 0) {
+			sv_stopping(&s->sv, (uint32_t)i);
+			stop_unit(s->children[i]);
+			continue;
+		}
+		i = sv_next_start(&s->sv);
+		if (i < 0)
+			break;
+		if (s->children[i]->not_before > sd_now_ns()) {
+			struct sd_unit *c = s->children[i];
+
+			/* Backoff: wait; the timer drives us again. */
+			if (!sd_timer_armed(&c->backoff_timer))
+				sd_timer_arm(&d->loop, &c->backoff_timer, c->not_before);
+			break;
+		}
+		sv_starting(&s->sv, (uint32_t)i);
+		start_unit(s->children[i]);
+		/* The engine answers -1 until that child is ready. */
+	}
+	report(s);
+}
+
+void sd_child_ready(struct sd_unit *u)
+{
+	struct sd_unit *p = u->parent;
+
+	if (!p)
+		return;
+	sv_started(&p->sv, u->index);
+	sd_debug(&u->d->log, "%s: ready", unit_name(u));
+	sd_drive(p);
+}
+
+/* "restart 2 of 5 in 10s" */
+static void budget(const struct sd_unit *p, char *buf, size_t size)
+{
+	uint64_t hist[1];
+	uint32_t n = sv_history(&p->sv, sd_now_ns(), hist, 0);
+
+	snprintf(buf, size, "restart %u of %u in %.0fs", n, p->sv.intensity,
+		 (double)p->sv.period_ns / 1e9);
+}
+
+void sd_child_exited(struct sd_unit *u, bool normal)
+{
+	struct sd_unit *p = u->parent;
+	struct sd_daemon *d = u->d;
+	enum sv_state was;
+	struct sv_plan plan;
+	enum sv_verdict v;
+	char why[160], list[512];
+	size_t len = 0;
+
+	if (!p)
+		return;
+	was = p->sv.children[u->index].state;
+	plan = (struct sv_plan){ .stop = p->plan_buf, .start = p->plan_buf + sv_capacity(&p->sv) };
+	v = sv_exited(&p->sv, u->index, normal, sd_now_ns(), &plan);
+	switch (v) {
+	case SV_NOTHING:
+		if (was == SV_STOP || was == SV_STOPPING || p->sv.stopping_all)
+			break; /* a stop we asked for */
+		snprintf(why, sizeof(why), "%s",
+			 u->node->restart == SV_TEMPORARY ? "temporary"
+			 : normal			 ? "transient, ended normally"
+							 : "not restarted");
+		sd_log(&d->log, "%s: not restarted (%s)", unit_name(u), why);
+		break;
+	case SV_RESTART:
+		list[0] = '\0';
+		for (uint32_t k = 0; k < plan.nstart && len < sizeof(list) - 1; k++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
+						p->children[plan.start[k]]->node->name);
+		budget(p, why, sizeof(why));
+		if (p->sv.strategy == SV_ONE_FOR_ONE)
+			sd_log(&d->log, "%s: restarting (one_for_one, %s)", unit_name(u), why);
+		else
+			sd_log(&d->log, "%s: restarting %s (%s, %s)", unit_name(p), list,
+			       sv_strategy_name(p->sv.strategy), why);
+		if (u->node->kind == SD_WORKER)
+			u->restarts++;
+		break;
+	case SV_GIVE_UP:
+		sd_log(&d->log, "%s: giving up: more than %u restarts in %.0fs; stopping its children",
+		       unit_name(p), p->sv.intensity, (double)p->sv.period_ns / 1e9);
+		break;
+	}
+	sd_drive(p);
+}
+
+void sd_tree_start(struct sd_daemon *d)
+{
+	sv_start_all(&d->root->sv);
+	sd_drive(d->root);
+}
+
+void sd_tree_shutdown(struct sd_daemon *d)
+{
+	if (d->shutting_down)
+		return;
+	d->shutting_down = true;
+	sd_log(&d->log, "shutting down");
+	sv_shutdown(&d->root->sv);
+	sd_drive(d->root);
+}

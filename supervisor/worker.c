@@ -1,0 +1,733 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers: starting an incarnation (cgroup, pipes, readiness, launch),
+ * reading its output and readiness, stopping it (SIGTERM, then SIGKILL
+ * after `shutdown`), and its end: reaped by the one WAITID(P_ALL) that
+ * spawnd keeps armed, its whole process tree killed, its death logged and
+ * handed to its supervisor.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawnd.h"
+
+#define RING_BYTES (64u << 10)
+
+#ifndef IORING_OP_WAITID
+#define IORING_OP_WAITID 50 /* 6.7; liburing 2.3 predates it */
+#endif
+
+static const char *unit_name(const struct sd_unit *u)
+{
+	return u->node->path;
+}
+
+const char *sd_signal_name(int sig)
+{
+	static char buf[16];
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (!abbrev) {
+		snprintf(buf, sizeof(buf), "signal %d", sig);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	return buf;
+}
+
+/* ---- preparation, once per worker ------------------------------------------- */
+
+static char **env_base(const struct sd_node *n, const char *home)
+{
+	const char *lang = getenv("LANG");
+	size_t extra = 0, k = 0;
+	char **envp;
+
+	while (n->env && n->env[extra])
+		extra++;
+	envp = calloc(extra + 5, sizeof(*envp)); /* PATH HOME LANG NOTIFY_SOCKET NULL */
+	if (!envp)
+		return NULL;
+	if (asprintf(&envp[k++], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+	    asprintf(&envp[k++], "HOME=%s", home) < 0 ||
+	    asprintf(&envp[k++], "LANG=%s", lang ? lang : "C.UTF-8") < 0)
+		goto fail;
+	for (size_t i = 0; i < extra; i++)
+		if (!(envp[k++] = strdup(n->env[i])))
+			goto fail;
+	return envp;
+fail:
+	for (size_t i = 0; i < k; i++)
+		free(envp[i]);
+	free(envp);
+	return NULL;
+}
+
+static void stall_due(struct sd_loop *loop, struct sd_timer *t);
+
+int sd_worker_prepare(struct sd_unit *u, char *err, size_t errlen)
+{
+	const struct sd_node *n = u->node;
+	const char *home = getenv("HOME");
+	int r;
+
+	sd_timer_init(&u->stall_timer, stall_due);
+	r = sd_sandbox_compile(&n->sandbox, &u->filter, err, errlen);
+	if (r < 0)
+		return r;
+	if (n->user || n->group) {
+		struct passwd *pw = NULL;
+
+		u->set_ids = true;
+		u->uid = getuid();
+		u->gid = getgid();
+		if (n->user) {
+			pw = getpwnam(n->user);
+			if (!pw && strspn(n->user, "0123456789") == strlen(n->user))
+				pw = getpwuid((uid_t)strtoul(n->user, NULL, 10));
+			if (!pw) {
+				snprintf(err, errlen, "%s: user: no user '%s'", unit_name(u), n->user);
+				return -EINVAL;
+			}
+			u->uid = pw->pw_uid;
+			u->gid = pw->pw_gid;
+			home = pw->pw_dir;
+		}
+		if (n->group) {
+			struct group *gr = getgrnam(n->group);
+
+			if (!gr && strspn(n->group, "0123456789") == strlen(n->group))
+				gr = getgrgid((gid_t)strtoul(n->group, NULL, 10));
+			if (!gr) {
+				snprintf(err, errlen, "%s: group: no group '%s'", unit_name(u), n->group);
+				return -EINVAL;
+			}
+			u->gid = gr->gr_gid;
+		}
+		if (pw) {
+			int ng = 64;
+
+			u->groups = malloc((size_t)ng * sizeof(gid_t));
+			if (u->groups && getgrouplist(pw->pw_name, u->gid, u->groups, &ng) < 0) {
+				free(u->groups);
+				u->groups = malloc((size_t)ng * sizeof(gid_t));
+				if (u->groups)
+					(void)getgrouplist(pw->pw_name, u->gid, u->groups, &ng);
+			}
+			if (!u->groups) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			u->ngroups = ng;
+		} else {
+			u->groups = malloc(sizeof(gid_t));
+			if (!u->groups)
+				return -ENOMEM;
+			u->groups[0] = u->gid;
+			u->ngroups = 1;
+		}
+	}
+	u->envp = env_base(n, home ? home : "/");
+	if (!u->envp || sd_ring_init(&u->ring, RING_BYTES) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void sd_worker_release(struct sd_unit *u)
+{
+	sd_filter_free(&u->filter);
+	for (size_t i = 0; u->envp && u->envp[i]; i++)
+		free(u->envp[i]);
+	free(u->envp);
+	free(u->groups);
+	sd_ring_fini(&u->ring);
+	u->envp = NULL;
+	u->groups = NULL;
+}
+
+/* ---- a run's life ----------------------------------------------------------------- */
+
+static bool run_busy(const struct sd_run *run)
+{
+	return run->err_op.inflight || run->out.op.inflight || run->err.op.inflight ||
+	       run->rdy.op.inflight || run->notify_op.inflight;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Free a detached run once the kernel is done with its buffers. */
+static void run_maybe_free(struct sd_run *run)
+{
+	if (run->unit || run_busy(run))
+		return;
+	close_fd(&run->pidfd);
+	close_fd(&run->errfd);
+	close_fd(&run->out.fd);
+	close_fd(&run->err.fd);
+	close_fd(&run->rdy.fd);
+	close_fd(&run->notify_fd);
+	sd_cgroup_destroy(&run->cg);
+	free(run);
+}
+
+static void cancel_op(struct sd_daemon *d, struct sd_op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!op->inflight)
+		return;
+	sqe = io_uring_get_sqe(&d->loop.ring);
+	if (!sqe) {
+		(void)io_uring_submit(&d->loop.ring);
+		sqe = io_uring_get_sqe(&d->loop.ring);
+	}
+	if (sqe) {
+		io_uring_prep_cancel(sqe, op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
+static void mark_ready(struct sd_run *run)
+{
+	struct sd_unit *u = run->unit;
+
+	if (run->ready || !u || run->exited)
+		return;
+	run->ready = true;
+	sd_timer_cancel(&run->d->loop, &run->ready_timer);
+	sd_child_ready(u);
+}
+
+/* Signal the worker (its main process), or its whole tree. */
+static void signal_run(struct sd_run *run, int sig, bool tree)
+{
+	struct sd_daemon *d = run->d;
+
+	if (tree && sig == SIGKILL && run->in_cgroup && sd_cgroup_kill(&d->cg, &run->cg) == 0)
+		return;
+	if (tree && !run->in_cgroup) {
+		kill(-run->pid, sig); /* its process group: it called setsid */
+		return;
+	}
+	if (syscall(SYS_pidfd_send_signal, run->pidfd, sig, NULL, 0) < 0 && errno == ENOSYS)
+		kill(run->pid, sig);
+}
+
+/* ---- reading: output, readiness, the exec-error pipe, notify ------------------------ */
+
+static void read_more(struct sd_run *run, struct sd_reader *rd)
+{
+	struct io_uring_sqe *sqe = sd_loop_sqe(&run->d->loop, &rd->op);
+
+	io_uring_prep_read(sqe, rd->fd, rd->buf + rd->len, (unsigned)(sizeof(rd->buf) - rd->len),
+			   (uint64_t)-1);
+}
+
+static void output_line(struct sd_run *run, const char *line, size_t len)
+{
+	struct sd_daemon *d = run->d;
+	const char *name = run->unit ? unit_name(run->unit) : "(exited)";
+
+	sd_log_output(&d->log, name, run->pid, line, len);
+	if (run->unit)
+		sd_ring_add(&run->unit->ring, line, len);
+}
+
+static void reader_done(struct sd_run *run, struct sd_reader *rd, int res, bool is_ready)
+{
+	char *nl;
+
+	if (res <= 0) {
+		/* End of file (everything that held the pipe is gone), or an
+		 * error: a last unfinished line is still a line. */
+		if (!is_ready && rd->len)
+			output_line(run, rd->buf, rd->len);
+		rd->len = 0;
+		close_fd(&rd->fd);
+		run_maybe_free(run);
+		return;
+	}
+	rd->len += (size_t)res;
+	if (is_ready) {
+		if (memchr(rd->buf, '\n', rd->len))
+			mark_ready(run);
+		rd->len = 0;
+	} else {
+		char *start = rd->buf;
+
+		while ((nl = memchr(start, '\n', rd->len - (size_t)(start - rd->buf)))) {
+			output_line(run, start, (size_t)(nl - start));
+			start = nl + 1;
+		}
+		rd->len -= (size_t)(start - rd->buf);
+		memmove(rd->buf, start, rd->len);
+		if (rd->len == sizeof(rd->buf)) { /* a line longer than the buffer */
+			output_line(run, rd->buf, rd->len);
+			rd->len = 0;
+		}
+	}
+	read_more(run, rd);
+}
+
+#define RUN_OF(ptr, member) ((struct sd_run *)((char *)(ptr)-offsetof(struct sd_run, member)))
+
+static void out_read(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	(void)loop;
+	(void)flags;
+	reader_done(RUN_OF(op, out.op), &RUN_OF(op, out.op)->out, res, false);
+}
+
+static void err_read(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	(void)loop;
+	(void)flags;
+	reader_done(RUN_OF(op, err.op), &RUN_OF(op, err.op)->err, res, false);
+}
+
+static void rdy_read(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	(void)loop;
+	(void)flags;
+	reader_done(RUN_OF(op, rdy.op), &RUN_OF(op, rdy.op)->rdy, res, true);
+}
+
+static void exec_result(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	struct sd_run *run = RUN_OF(op, err_op);
+
+	(void)loop;
+	(void)flags;
+	close_fd(&run->errfd);
+	if (res == 0) {
+		run->exec_ok = true;
+		if (run->unit && run->unit->node->ready == SD_READY_EXEC)
+			mark_ready(run);
+	} else if (res == (int)sizeof(run->errbuf)) {
+		run->exec_stage = run->errbuf.stage;
+		run->exec_err = run->errbuf.err;
+	}
+	run_maybe_free(run);
+}
+
+static void notify_recv(struct sd_run *run);
+
+static void notify_msg(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	struct sd_run *run = RUN_OF(op, notify_op);
+	char *line, *save = NULL;
+
+	(void)loop;
+	(void)flags;
+	if (res < 0 || !run->unit) {
+		run_maybe_free(run);
+		return;
+	}
+	run->notify_buf[res < (int)sizeof(run->notify_buf) ? res : (int)sizeof(run->notify_buf) - 1] =
+		'\0';
+	for (line = strtok_r(run->notify_buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, "READY=1") == 0)
+			mark_ready(run);
+		else if (strcmp(line, "WATCHDOG=1") == 0)
+			run->last_watchdog_ns = sd_now_ns();
+		else if (strncmp(line, "STATUS=", 7) == 0)
+			snprintf(run->status, sizeof(run->status), "%s", line + 7);
+		else if (strcmp(line, "STOPPING=1") == 0)
+			sd_debug(&run->d->log, "%s[%d]: stopping", unit_name(run->unit), (int)run->pid);
+	}
+	notify_recv(run);
+}
+
+static void notify_recv(struct sd_run *run)
+{
+	struct io_uring_sqe *sqe = sd_loop_sqe(&run->d->loop, &run->notify_op);
+
+	run->notify_iov = (struct iovec){ run->notify_buf, sizeof(run->notify_buf) - 1 };
+	run->notify_msg = (struct msghdr){ .msg_iov = &run->notify_iov, .msg_iovlen = 1 };
+	io_uring_prep_recvmsg(sqe, run->notify_fd, &run->notify_msg, 0);
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+static void ready_late(struct sd_loop *loop, struct sd_timer *t)
+{
+	struct sd_run *run = RUN_OF(t, ready_timer);
+
+	(void)loop;
+	if (!run->unit || run->ready)
+		return;
+	sd_log(&run->d->log, "%s[%d]: not ready after %.1fs: killing it", unit_name(run->unit),
+	       (int)run->pid, (double)run->unit->node->ready_timeout_ns / 1e9);
+	signal_run(run, SIGKILL, true);
+}
+
+static void kill_late(struct sd_loop *loop, struct sd_timer *t)
+{
+	struct sd_run *run = RUN_OF(t, kill_timer);
+
+	(void)loop;
+	if (!run->unit || run->exited)
+		return;
+	sd_log(&run->d->log, "%s[%d]: still running %.1fs after SIGTERM: SIGKILL",
+	       unit_name(run->unit), (int)run->pid, (double)run->unit->node->shutdown_ns / 1e9);
+	signal_run(run, SIGKILL, true);
+}
+
+static void stall_due(struct sd_loop *loop, struct sd_timer *t)
+{
+	(void)loop;
+	(void)t;
+}
+
+/* ---- start ------------------------------------------------------------------------ */
+
+static int open_output(const struct sd_node *n, enum sd_output mode, const char *path, int std,
+		       struct sd_reader *rd, int *ret_child)
+{
+	int fds[2];
+
+	switch (mode) {
+	case SD_OUT_INHERIT:
+		*ret_child = std;
+		return 0;
+	case SD_OUT_NULL:
+		*ret_child = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		return *ret_child < 0 ? -errno : 0;
+	case SD_OUT_FILE:
+		*ret_child = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		return *ret_child < 0 ? -errno : 0;
+	case SD_OUT_LOG:
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return -errno;
+		rd->fd = fds[0];
+		*ret_child = fds[1];
+		return 0;
+	}
+	(void)n;
+	return -EINVAL;
+}
+
+int sd_worker_start(struct sd_unit *u)
+{
+	struct sd_daemon *d = u->d;
+	const struct sd_node *n = u->node;
+	struct sd_launch l = { .path = n->exec_path, .argv = n->argv, .ready_src = -1,
+			       .cgroup2_fd = -1 };
+	struct sd_launched got;
+	struct sd_run *run = calloc(1, sizeof(*run));
+	char unenforced[64], cgname[32], notify_env[128], **envp = NULL;
+	int child_out = -1, child_err = -1, child_rdy = -1, devnull = -1, r;
+	size_t nenv = 0;
+
+	if (!run)
+		return -ENOMEM;
+	run->d = d;
+	run->gen = ++d->next_gen;
+	run->pidfd = run->errfd = run->notify_fd = -1;
+	run->out.fd = run->err.fd = run->rdy.fd = -1;
+	run->exec_stage = -1;
+	run->out.op.fn = out_read;
+	run->err.op.fn = err_read;
+	run->rdy.op.fn = rdy_read;
+	run->err_op.fn = exec_result;
+	run->notify_op.fn = notify_msg;
+	run->cg = (struct sd_cgroup){ .v2_fd = -1, .v1_procs = { -1, -1 } };
+	sd_timer_init(&run->ready_timer, ready_late);
+	sd_timer_init(&run->kill_timer, kill_late);
+
+	snprintf(cgname, sizeof(cgname), "w%llu", (unsigned long long)run->gen);
+	r = sd_cgroup_create(&d->cg, cgname, &n->limits, &run->cg, unenforced, sizeof(unenforced));
+	if (r < 0) {
+		sd_log(&d->log, "%s: could not start: cgroup: %s", unit_name(u), strerror(-r));
+		goto fail;
+	}
+	if (unenforced[0] && !u->restarts)
+		sd_log(&d->log, "%s: warning: limit not enforced (no %s controller here)",
+		       unit_name(u), unenforced);
+
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0 ||
+	    (r = open_output(n, n->out, n->out_path, STDOUT_FILENO, &run->out, &child_out)) < 0 ||
+	    (r = open_output(n, n->err, n->err_path, STDERR_FILENO, &run->err, &child_err)) < 0) {
+		r = devnull < 0 ? -errno : r;
+		sd_log(&d->log, "%s: could not start: output: %s", unit_name(u), strerror(-r));
+		goto fail;
+	}
+	if (n->ready == SD_READY_FD) {
+		int fds[2];
+
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		run->rdy.fd = fds[0];
+		child_rdy = fds[1];
+		l.ready_src = child_rdy;
+		l.ready_fd = n->ready_fd;
+	}
+
+	while (u->envp[nenv])
+		nenv++;
+	envp = calloc(nenv + 2, sizeof(*envp));
+	if (!envp) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memcpy(envp, u->envp, nenv * sizeof(*envp));
+	if (n->ready == SD_READY_NOTIFY) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "spawnd.%d.%llu",
+				   (int)d->self, (unsigned long long)run->gen);
+
+		run->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (run->notify_fd < 0 ||
+		    bind(run->notify_fd, (struct sockaddr *)&sa,
+			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) < 0) {
+			r = -errno;
+			sd_log(&d->log, "%s: could not start: notify socket: %s", unit_name(u),
+			       strerror(-r));
+			goto fail;
+		}
+		snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=@%s", sa.sun_path + 1);
+		envp[nenv++] = notify_env;
+	}
+	envp[nenv] = NULL;
+
+	l.envp = envp;
+	l.stdio[0] = devnull;
+	l.stdio[1] = child_out;
+	l.stdio[2] = child_err;
+	l.cgroup2_fd = run->cg.v2_fd;
+	for (int i = 0; i < run->cg.nv1; i++)
+		l.v1_procs[l.nv1++] = run->cg.v1_procs[i];
+	if (n->limits.has_nofile)
+		l.rlim[l.nrlim++] = (typeof(l.rlim[0])){
+			RLIMIT_NOFILE, { n->limits.nofile, n->limits.nofile } };
+	if (n->limits.has_core)
+		l.rlim[l.nrlim++] = (typeof(l.rlim[0])){
+			RLIMIT_CORE,
+			{ n->limits.core == UINT64_MAX ? RLIM_INFINITY : n->limits.core,
+			  n->limits.core == UINT64_MAX ? RLIM_INFINITY : n->limits.core } };
+	l.cwd = n->cwd;
+	l.set_ids = u->set_ids;
+	l.uid = u->uid;
+	l.gid = u->gid;
+	l.groups = u->groups;
+	l.ngroups = u->ngroups;
+	l.filter = &u->filter;
+
+	r = sd_launch(&l, &got);
+	if (r < 0) {
+		sd_log(&d->log, "%s: could not start: clone3: %s", unit_name(u), strerror(-r));
+		goto fail;
+	}
+	free(envp);
+	close(devnull);
+	if (child_out != STDOUT_FILENO)
+		close(child_out);
+	if (child_err != STDERR_FILENO)
+		close(child_err);
+	if (child_rdy >= 0)
+		close(child_rdy);
+
+	run->unit = u;
+	run->pid = got.pid;
+	run->pidfd = got.pidfd;
+	run->errfd = got.errfd;
+	run->in_cgroup = got.in_cgroup2;
+	run->started_ns = sd_now_ns();
+	u->run = run;
+	u->stalled = false;
+
+	io_uring_prep_read(sd_loop_sqe(&d->loop, &run->err_op), run->errfd, &run->errbuf,
+			   sizeof(run->errbuf), (uint64_t)-1);
+	if (run->out.fd >= 0)
+		read_more(run, &run->out);
+	if (run->err.fd >= 0)
+		read_more(run, &run->err);
+	if (run->rdy.fd >= 0)
+		read_more(run, &run->rdy);
+	if (run->notify_fd >= 0)
+		notify_recv(run);
+	sd_timer_arm(&d->loop, &run->ready_timer, run->started_ns + n->ready_timeout_ns);
+	sd_arm_wait(d);
+	sd_debug(&d->log, "%s[%d]: started", unit_name(u), (int)run->pid);
+	return 0;
+
+fail:
+	free(envp);
+	if (devnull >= 0)
+		close(devnull);
+	if (child_out > STDERR_FILENO)
+		close(child_out);
+	if (child_err > STDERR_FILENO)
+		close(child_err);
+	if (child_rdy >= 0)
+		close(child_rdy);
+	u->last = (struct sd_exit){ .valid = true, .code = -1, .start_failed = true,
+				    .at_ns = sd_now_ns(), .err = -r };
+	run->unit = NULL;
+	run_maybe_free(run);
+	return r < 0 ? r : -EIO;
+}
+
+/* ---- stop ------------------------------------------------------------------------- */
+
+void sd_worker_stop(struct sd_unit *u)
+{
+	struct sd_run *run = u->run;
+	const struct sd_node *n = u->node;
+
+	if (!run || run->exited) {
+		sd_child_exited(u, true);
+		return;
+	}
+	run->stop_sent = true;
+	if (n->shutdown_brutal) {
+		signal_run(run, SIGKILL, true);
+		return;
+	}
+	signal_run(run, SIGTERM, false);
+	if (!n->shutdown_infinity)
+		sd_timer_arm(&u->d->loop, &run->kill_timer, sd_now_ns() + n->shutdown_ns);
+}
+
+/* ---- the end ------------------------------------------------------------------------ */
+
+static struct sd_run *find_run(struct sd_unit *u, pid_t pid)
+{
+	if (u->node->kind == SD_WORKER)
+		return u->run && u->run->pid == pid ? u->run : NULL;
+	for (size_t i = 0; i < u->node->nchildren; i++) {
+		struct sd_run *run = find_run(u->children[i], pid);
+
+		if (run)
+			return run;
+	}
+	return NULL;
+}
+
+static void describe(const struct sd_run *run, const siginfo_t *info, char *buf, size_t size)
+{
+	double up = (double)(sd_now_ns() - run->started_ns) / 1e9;
+
+	if (run->exec_stage >= 0)
+		snprintf(buf, size, "could not start: %s: %s", sd_stage_name(run->exec_stage),
+			 strerror(run->exec_err));
+	else if (info->si_code == CLD_EXITED)
+		snprintf(buf, size, "exited with status %d after %.1fs", info->si_status, up);
+	else
+		snprintf(buf, size, "%s by %s%s after %.1fs",
+			 run->stop_sent ? "stopped" : "killed", sd_signal_name(info->si_status),
+			 info->si_code == CLD_DUMPED ? " (core dumped)" : "", up);
+}
+
+void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
+{
+	struct sd_run *run = find_run(d->root, info->si_pid);
+	struct sd_unit *u;
+	char what[256];
+	bool normal;
+	uint64_t now = sd_now_ns();
+
+	if (!run)
+		return; /* an orphan we adopted as subreaper: reaped, nothing more */
+	u = run->unit;
+	run->exited = true;
+	sd_timer_cancel(&d->loop, &run->ready_timer);
+	sd_timer_cancel(&d->loop, &run->kill_timer);
+	/* No grandchild survives its worker. */
+	signal_run(run, SIGKILL, true);
+
+	describe(run, info, what, sizeof(what));
+	u->last = (struct sd_exit){
+		.valid = true,
+		.code = info->si_code == CLD_EXITED ? info->si_status : -1,
+		.signal = info->si_code == CLD_EXITED ? 0 : info->si_status,
+		.core = info->si_code == CLD_DUMPED,
+		.at_ns = now,
+		.uptime_ns = now - run->started_ns,
+		.start_failed = run->exec_stage >= 0,
+		.stage = run->exec_stage,
+		.err = run->exec_err,
+	};
+	normal = run->exec_stage < 0 &&
+		 ((info->si_code == CLD_EXITED && info->si_status == 0) ||
+		  (run->stop_sent && info->si_code != CLD_EXITED && info->si_status == SIGTERM));
+	sd_log(&d->log, "%s[%d]: %s", unit_name(u), (int)run->pid, what);
+
+	/* Backoff: the next start waits, longer each time it fails fast. */
+	if (u->node->backoff.enabled && !run->stop_sent) {
+		const struct sd_backoff *b = &u->node->backoff;
+
+		if (!u->backoff_ns || now - run->started_ns >= b->reset_after_ns)
+			u->backoff_ns = b->initial_ns;
+		else
+			u->backoff_ns = u->backoff_ns * 2 > b->max_ns ? b->max_ns : u->backoff_ns * 2;
+		u->not_before = now + u->backoff_ns;
+	}
+
+	u->run = NULL;
+	run->unit = NULL;
+	cancel_op(d, &run->notify_op);
+	if (!run->in_cgroup) {
+		/* Without a cgroup an escaped descendant may keep the pipes
+		 * open for ever: stop reading. */
+		cancel_op(d, &run->out.op);
+		cancel_op(d, &run->err.op);
+	}
+	cancel_op(d, &run->rdy.op);
+	run_maybe_free(run);
+	sd_child_exited(u, normal);
+}
+
+static void reaped(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
+{
+	struct sd_daemon *d = (struct sd_daemon *)((char *)op - offsetof(struct sd_daemon, wait_op));
+
+	(void)loop;
+	(void)flags;
+	d->wait_armed = false;
+	if (res == 0 && d->wait_info.si_pid)
+		sd_worker_reaped(d, &d->wait_info);
+	if (res != -ECHILD)
+		sd_arm_wait(d);
+}
+
+/* Keep one WAITID(P_ALL) armed while spawnd may have children: it reaps
+ * workers and the orphans a subreaper adopts alike. */
+void sd_arm_wait(struct sd_daemon *d)
+{
+	struct io_uring_sqe *sqe;
+
+	if (d->wait_armed)
+		return;
+	d->wait_op.fn = reaped;
+	memset(&d->wait_info, 0, sizeof(d->wait_info));
+	sqe = sd_loop_sqe(&d->loop, &d->wait_op);
+	/* liburing 2.3 has no prep helper: fd = id, len = idtype,
+	 * file_index = options, addr2 = siginfo_t * (KERNEL-NOTES §1). */
+	io_uring_prep_rw(IORING_OP_WAITID, sqe, 0, NULL, P_ALL, 0);
+	sqe->file_index = WEXITED;
+	sqe->addr2 = (uint64_t)(uintptr_t)&d->wait_info;
+	d->wait_armed = true;
+}
