@@ -60,7 +60,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config liburing-dev
+DEB_BUILD := gcc make pkg-config liburing-dev libconfig-dev libseccomp-dev
 DEB_TEST  := libcriterion-dev
 DEB_BENCH := erlang-base golang-go
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
@@ -82,7 +82,7 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp 2>/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null; then \
 		$(MAKE) --no-print-directory deps; fi
 	$(Q)mkdir -p $(@D) && touch $@
@@ -90,6 +90,9 @@ $(DEPS_STAMP):
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+SD_PKGS       = liburing libconfig libseccomp
+SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
+SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
 # ---- libgp -------------------------------------------------------------------
@@ -140,30 +143,55 @@ libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 
 # ---- the supervisor ----------------------------------------------------------
 
-SV_SRCS := supervisor/strategy.c
+SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
+	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
+	   supervisor/worker.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
+LIBSD   := $(B)/libspawnd.a
+SPAWND  := $(B)/spawnd
 
 $(B)/supervisor/%.o: supervisor/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(LIBSD): $(SV_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SPAWND): $(B)/supervisor/main.o $(LIBSD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS)
+
+.PHONY: spawnd
+spawnd: $(SPAWND)
 
 # ---- programs linked with libgp ----------------------------------------------
 
 GP_USER_CFLAGS = $(ALL_CFLAGS) -Isched
 GP_USER_LIBS   = $(LIBGP_A) $(GP_LIBS)
 
-EXAMPLES := $(B)/examples/demo
+# The demo tree: the example programs beside demo.conf, which names them
+# relative to its own folder.
+EXAMPLES := $(B)/examples/demo $(B)/examples/crasher $(B)/examples/leaver \
+	    $(B)/examples/notifier $(B)/examples/demo.conf
 $(B)/examples/%: examples/%.c $(LIBGP_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
 
+$(B)/examples/demo.conf: examples/demo.conf
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+
 # ---- tests -------------------------------------------------------------------
 
 GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
 SV_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sv_*.c))
-TESTS    := $(GP_TESTS) $(SV_TESTS)
+SD_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sd_*.c))
+SD_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
+SD_TEST_DEPS := $(SPAWND) $(SD_PROGS)
+TESTS    := $(GP_TESTS) $(SV_TESTS) $(SD_TESTS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build runs
 # the same tests under tests/minirunner.h.
@@ -181,11 +209,24 @@ $(B)/tests/test_gp_%: tests/test_gp_%.c tests/gp_test.h tests/minirunner.h $(LIB
 	$(Q)$(CC) $(GP_USER_CFLAGS) -Wno-missing-prototypes $(TEST_RUNNER_CFLAGS) $(CPPFLAGS) \
 		-o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS) $(TEST_RUNNER_LIBS) -lm
 
-$(B)/tests/test_sv_%: tests/test_sv_%.c $(SV_OBJS)
+$(B)/tests/test_sv_%: tests/test_sv_%.c $(LIBSD)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CRIT_CFLAGS) $(CPPFLAGS) -o $@ $< \
-		$(SV_OBJS) $(ALL_LDFLAGS) $(CRIT_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(SD_CFLAGS) $(CRIT_CFLAGS) $(CPPFLAGS) \
+		-o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
+
+$(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Isupervisor $(SD_CFLAGS) $(CRIT_CFLAGS) \
+		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
+
+# Programs the spawnd tests run as children (built without sanitizers: they
+# are the supervised, not the supervisor).
+$(B)/tests/progs/%: tests/progs/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CSTD) -O2 -g $(WARN) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs liburing)
 
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
@@ -204,6 +245,10 @@ TEST_ENV :=
 CHECK_TESTS := $(TESTS)
 endif
 
+# Where the spawnd tests find their binaries.
+TEST_ENV += SPAWND=$(SPAWND) SDTEST=$(B)/tests/progs/sdtest \
+	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
+
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)
 	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
@@ -216,8 +261,8 @@ endif
 # ---- demo, benchmarks ----------------------------------------------------------
 
 .PHONY: run
-run: $(EXAMPLES)
-	$(B)/examples/demo
+run: $(SPAWND) $(EXAMPLES)
+	$(SPAWND) -c $(B)/examples/demo.conf
 
 BENCH_BINS := $(B)/bench/gpbench $(B)/bench/pagefault $(B)/bench/go-gpbench \
 	      $(B)/bench/erlang/gpbench.beam
@@ -251,10 +296,12 @@ bench: $(BENCH_BINS)
 # ---- install -----------------------------------------------------------------
 
 MAN3 := $(wildcard man/*.3)
+MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
+MAN8 := $(wildcard man/*.8)
 
 .PHONY: install uninstall
-install: libgp
+install: libgp $(SPAWND)
 	$(INSTALL) -D -m 644 sched/gp.h $(DESTDIR)$(includedir)/gp.h
 	$(INSTALL) -D -m 644 $(LIBGP_A) $(DESTDIR)$(libdir)/libgp.a
 	$(INSTALL) -D -m 755 $(LIBGP_SO) $(DESTDIR)$(libdir)/libgp.so.$(VERSION)
@@ -263,19 +310,25 @@ install: libgp
 	$(INSTALL) -D -m 644 $(GP_PC) $(DESTDIR)$(pkgconfigdir)/gp.pc
 	$(foreach m,$(MAN3),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man3/$(notdir $(m));)
 	$(foreach m,$(MAN7),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man7/$(notdir $(m));)
+	$(foreach m,$(MAN5),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man5/$(notdir $(m));)
+	$(foreach m,$(MAN8),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man8/$(notdir $(m));)
+	$(INSTALL) -D -m 755 $(SPAWND) $(DESTDIR)$(sbindir)/spawnd
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/gp.h $(DESTDIR)$(libdir)/libgp.a \
 	      $(DESTDIR)$(libdir)/libgp.so.$(VERSION) $(DESTDIR)$(libdir)/libgp.so.$(SOVERSION) \
 	      $(DESTDIR)$(libdir)/libgp.so $(DESTDIR)$(pkgconfigdir)/gp.pc
 	rm -f $(foreach m,$(MAN3),$(DESTDIR)$(mandir)/man3/$(notdir $(m))) \
-	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m)))
+	      $(foreach m,$(MAN5),$(DESTDIR)$(mandir)/man5/$(notdir $(m))) \
+	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m))) \
+	      $(foreach m,$(MAN8),$(DESTDIR)$(mandir)/man8/$(notdir $(m))) \
+	      $(DESTDIR)$(sbindir)/spawnd
 
 # ---- everything ----------------------------------------------------------------
 
 .DEFAULT_GOAL := all
 .PHONY: all clean
-all: libgp $(EXAMPLES) $(TESTS)
+all: libgp $(SPAWND) $(EXAMPLES) $(TESTS)
 
 clean:
 	rm -rf build

@@ -23,9 +23,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <libconfig.h>
 #include <limits.h>
-#include <math.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,8 +110,9 @@ static int push_error(struct parser *p, int line, char *msg)
 }
 
 /*
- * Record "FILE:LINE: NODE: KEY: what" (without NODE if it is NULL).
- * Returns -EINVAL, so that parsers can `return fail(...)`, or -ENOMEM.
+ * Record "FILE:LINE: NODE: KEY: what", without NODE if it is NULL and
+ * without LINE if it is 0 (the file as a whole). Returns -EINVAL, so that
+ * parsers can `return fail(...)`, or -ENOMEM.
  */
 static int __attribute__((format(printf, 5, 6)))
 fail(struct parser *p, int line, const char *node, const char *key, const char *fmt, ...)
@@ -127,8 +128,10 @@ fail(struct parser *p, int line, const char *node, const char *key, const char *
 		return -ENOMEM;
 	if (node)
 		r = asprintf(&msg, "%s:%d: %s: %s: %s", p->file, line, node, key, what);
-	else
+	else if (line > 0)
 		r = asprintf(&msg, "%s:%d: %s: %s", p->file, line, key, what);
+	else
+		r = asprintf(&msg, "%s: %s: %s", p->file, key, what);
 	free(what);
 	if (r < 0)
 		return -ENOMEM;
@@ -182,7 +185,7 @@ static const char *type_name(const config_setting_t *s)
 	case CONFIG_TYPE_INT64:
 		return "an integer";
 	case CONFIG_TYPE_FLOAT:
-		return "a number with a fraction";
+		return "a floating-point number";
 	case CONFIG_TYPE_STRING:
 		return "a string";
 	case CONFIG_TYPE_BOOL:
@@ -197,6 +200,14 @@ static const char *type_name(const config_setting_t *s)
 }
 
 /* ---- values ------------------------------------------------------------ */
+
+/* *v = *v * 10 + digit, or -ERANGE. */
+static int mul_add(uint64_t *v, uint64_t digit)
+{
+	if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, digit, v))
+		return -ERANGE;
+	return 0;
+}
 
 static bool is_int(const config_setting_t *s)
 {
@@ -417,19 +428,25 @@ static char *find_in_path(const char *name)
 	return NULL;
 }
 
-/* A user or group: a number, or a name the system knows. */
+/*
+ * A user or group: a number (-ERANGE beyond the ids there are), or a name
+ * the system knows (-ENOENT if not). A number needs no entry: containers
+ * run services under ids that have none.
+ */
 static int lookup_id(const char *name, bool group)
 {
 	size_t size = 4096;
-	char *end, *buf = NULL;
-	unsigned long id;
+	char *buf = NULL;
 	int r;
 
-	if (isdigit((unsigned char)name[0])) {
-		errno = 0;
-		id = strtoul(name, &end, 10);
+	if (name[strspn(name, "0123456789")] == '\0') {
+		uint64_t id = 0;
+
+		for (const char *c = name; *c; c++)
+			if (mul_add(&id, (uint64_t)(*c - '0')) < 0)
+				return -ERANGE;
 		/* (uid_t)-1 means "unchanged" to setresuid: not an id. */
-		return !*end && !errno && id < UINT32_MAX ? 0 : -EINVAL;
+		return id < UINT32_MAX ? 0 : -ERANGE;
 	}
 	for (;;) {
 		struct passwd pw, *pwr = NULL;
@@ -476,11 +493,9 @@ int sd_parse_duration(const char *s, uint64_t *ret_ns)
 
 	if (!s || !isdigit((unsigned char)*p))
 		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (whole > (UINT64_MAX - 9) / 10)
+	for (; isdigit((unsigned char)*p); p++)
+		if (mul_add(&whole, (uint64_t)(*p - '0')) < 0)
 			return -EINVAL;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
 	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p))
@@ -513,11 +528,9 @@ int sd_parse_size(const char *s, uint64_t *ret_bytes)
 
 	if (!s || !isdigit((unsigned char)*p))
 		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
+	for (; isdigit((unsigned char)*p); p++)
+		if (mul_add(&v, (uint64_t)(*p - '0')) < 0)
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
 	switch (*p) {
 	case '\0':
 		break;
@@ -665,10 +678,11 @@ static int parse_backoff(struct nctx *n, const config_setting_t *s, const char *
 		return nfail(n, s, "backoff.initial", "required in a backoff group");
 	max = config_setting_get_member(s, "max");
 	/* Compare only values that were read right. */
+	if (n->p->nerr == before && b->max_ns < b->initial_ns && max)
+		return nfail(n, max, "backoff.max", "must be at least backoff.initial");
 	if (n->p->nerr == before && b->max_ns < b->initial_ns)
-		return nfail(n, max ? max : s, "backoff.max",
-			     "must be at least backoff.initial (%s)",
-			     max ? "it is less" : "the default, 30s, is less");
+		return nfail(n, s, "backoff.max",
+			     "its default, 30s, is less than backoff.initial: set it");
 	b->enabled = true;
 	return 0;
 }
@@ -941,7 +955,8 @@ static int parse_control(struct nctx *n, const config_setting_t *s, const char *
 static int parse_children(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	struct sd_node *node = n->node;
-	int len, r;
+	const config_setting_t **groups; /* each child's group, for its name's line */
+	int len, r = 0;
 
 	if (config_setting_type(s) != CONFIG_TYPE_LIST)
 		return nfail(n, s, key, "expected a list of groups ( { ... }, { ... } ), got %s",
@@ -950,8 +965,11 @@ static int parse_children(struct nctx *n, const config_setting_t *s, const char 
 	if (len == 0)
 		return nfail(n, s, key, "empty: a supervisor needs at least one child");
 	node->children = calloc((size_t)len, sizeof(*node->children));
-	if (!node->children)
-		return -ENOMEM;
+	groups = calloc((size_t)len, sizeof(*groups));
+	if (!node->children || !groups) {
+		r = -ENOMEM;
+		goto out;
+	}
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
 		struct sd_node *child;
@@ -962,56 +980,57 @@ static int parse_children(struct nctx *n, const config_setting_t *s, const char 
 			r = nfail(n, g, k, "expected a group { name = ...; ... }, got %s",
 				  type_name(g));
 			if (r == -ENOMEM)
-				return r;
+				goto out;
 			continue;
 		}
 		child = calloc(1, sizeof(*child));
-		if (!child)
-			return -ENOMEM;
+		if (!child) {
+			r = -ENOMEM;
+			goto out;
+		}
 		child->parent = node;
+		groups[node->nchildren] = g;
 		node->children[node->nchildren++] = child;
 		/* The index names a child whose own name cannot. */
 		if (asprintf(&child->path, "%s%schildren[%d]", node->path, *node->path ? "/" : "",
-			     i) < 0)
-			return -ENOMEM;
+			     i) < 0) {
+			child->path = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
 		r = parse_node(n->p, child, g, 0);
-		if (r < 0)
-			return r;
+		if (r == -ENOMEM)
+			goto out;
 	}
 
-	/* Siblings' names: each pair once, reported at the later one. */
+	/* Siblings' names: reported at the second of each pair. */
 	for (size_t i = 1; i < node->nchildren; i++) {
-		for (size_t j = 0; j < i; j++) {
-			struct sd_node *a = node->children[j], *b = node->children[i];
-			const config_setting_t *bn;
+		struct sd_node *b = node->children[i];
 
-			if (!a->name || !b->name || strcmp(a->name, b->name))
+		for (size_t j = 0; b->name && j < i; j++) {
+			struct sd_node *a = node->children[j];
+
+			if (!a->name || strcmp(a->name, b->name))
 				continue;
-			bn = config_setting_get_member(config_setting_get_elem(s, (unsigned)i),
-						       "name");
-			/* Find b's group again: skipped non-groups shift indices. */
-			for (int e = 0; e < len; e++) {
-				const config_setting_t *g = config_setting_get_elem(s, (unsigned)e);
-
-				if (config_setting_type(g) == CONFIG_TYPE_GROUP &&
-				    (int)config_setting_source_line(g) == b->line)
-					bn = config_setting_get_member(g, "name");
-			}
-			r = fail(n->p, bn ? line_of(bn) : b->line, b->path, "name",
-				 "%s is already the name of a sibling at line %d", Q(b->name),
-				 a->line);
+			r = fail(n->p, line_of(config_setting_get_member(groups[i], "name")), b->path,
+				 "name", "%s is also the name of the sibling at line %d", Q(b->name),
+				 line_of(config_setting_get_member(groups[j], "name")));
 			if (r == -ENOMEM)
-				return r;
+				goto out;
 			break;
 		}
 	}
-	return 0;
+	r = 0;
+out:
+	free(groups);
+	return r;
 }
 
 static int parse_exec(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	struct sd_node *node = n->node;
-	char **argv = NULL, *path = NULL, bad = 0;
+	char **argv = NULL, *path = NULL;
+	bool bad = false;
 	int r = get_strv(n, s, key, &argv);
 
 	if (r < 0)
@@ -1029,7 +1048,7 @@ static int parse_exec(struct nctx *n, const config_setting_t *s, const char *key
 		r = nfail(n, config_setting_get_elem(s, (unsigned)i), k, "empty string");
 		if (r == -ENOMEM)
 			goto out;
-		bad = 1;
+		bad = true;
 	}
 	if (bad) {
 		r = -EINVAL;
@@ -1246,6 +1265,8 @@ static int parse_id(struct nctx *n, const config_setting_t *s, const char *key, 
 	r = lookup_id(str, group);
 	if (r == -ENOMEM)
 		return r;
+	if (r == -ERANGE)
+		return nfail(n, s, key, "%s: an id is at most 4294967294", Q(str));
 	if (r < 0)
 		return nfail(n, s, key, "%s: no such %s", Q(str), group ? "group" : "user");
 	free(*ret);
@@ -1545,7 +1566,7 @@ static char *prepare_text(const char *text, int *include_line)
 		if (c == '\n') {
 			line++;
 			line_start = true;
-			out[o++] = text[i++];
+			i++;
 		} else if (c == '"') {
 			/* A backslash escapes the next character, " and \ included. */
 			for (i++; i < len && text[i] != '"'; i++) {
@@ -1732,11 +1753,8 @@ static int parse_text(const char *text, const char *name, char *dir, struct sd_c
 	if (!config_read_string(&lc, copy)) {
 		const char *what = config_error_text(&lc);
 
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			r = -ENOMEM;
-		else
-			r = fail(&p, config_error_line(&lc) > 0 ? config_error_line(&lc) : 1, NULL,
-				 "syntax error", "%s", what ? what : "unknown");
+		r = fail(&p, config_error_line(&lc) > 0 ? config_error_line(&lc) : 1, NULL,
+			 "syntax error", "%s", what ? what : "unknown");
 		goto out;
 	}
 	r = parse_node(&p, cfg->root, config_root_setting(&lc), K_TOP);
@@ -1873,9 +1891,10 @@ int sd_config_load(const char *file, struct sd_config **ret, struct sd_errors *e
 		(void)fail(&p, 0, NULL, "cannot resolve its folder", "%s", strerror(-r));
 		goto out;
 	}
-	free(text);
 	free(copy);
-	return parse_text(text ? text : "", file, dir, ret, errs);
+	r = parse_text(text, file, dir, ret, errs);
+	free(text);
+	return r;
 out:
 	free(text);
 	free(copy);

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for spawnd's end-to-end tests: a scratch directory, a
+ * configuration written there, the real spawnd binary started on it with
+ * its log captured, and waits on what its children record.
+ *
+ * $SPAWND and $SDTEST name the binaries (defaults: build/spawnd and
+ * build/tests/progs/sdtest). Children record "START pid ms" and
+ * "TERM pid ms" lines in a file (SDTEST_LOG, passed through the config's
+ * env), which tell the tests what ran, when, and in what order.
+ */
+#ifndef SD_TEST_H
+#define SD_TEST_H
+
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sd_env {
+	char dir[PATH_MAX];
+	char conf[PATH_MAX];
+	char log[PATH_MAX];  /* spawnd's stderr */
+	char rec[PATH_MAX];  /* what the children record (SDTEST_LOG) */
+	char spawnd[PATH_MAX];
+	char sdtest[PATH_MAX];
+	pid_t pid;
+};
+
+static inline long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static inline void abs_path(const char *env, const char *def, char *out)
+{
+	const char *p = getenv(env);
+
+	cr_assert_not_null(realpath(p ? p : def, out), "%s: %s", p ? p : def, strerror(errno));
+}
+
+static inline void env_setup(struct sd_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/sdtest.XXXXXX");
+	cr_assert_not_null(mkdtemp(e->dir));
+	snprintf(e->conf, sizeof(e->conf), "%s/spawnd.conf", e->dir);
+	snprintf(e->log, sizeof(e->log), "%s/spawnd.log", e->dir);
+	snprintf(e->rec, sizeof(e->rec), "%s/record", e->dir);
+	abs_path("SPAWND", "build/spawnd", e->spawnd);
+	abs_path("SDTEST", "build/tests/progs/sdtest", e->sdtest);
+	e->pid = -1;
+}
+
+static inline void env_cleanup(struct sd_env *e)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (e->pid > 0) {
+		kill(e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+	(void)!system(cmd);
+}
+
+/* Write the configuration: "@T" stands for the sdtest binary and "@R" for
+ * the record file (so that configs read naturally). */
+static inline void write_conf(struct sd_env *e, const char *fmt, ...)
+{
+	char text[16384], out[32768];
+	size_t o = 0;
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (const char *p = text; *p && o < sizeof(out) - PATH_MAX; p++) {
+		if (p[0] == '@' && (p[1] == 'T' || p[1] == 'R')) {
+			const char *s = p[1] == 'T' ? e->sdtest : e->rec;
+
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", s);
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	f = fopen(e->conf, "w");
+	cr_assert_not_null(f);
+	fputs(out, f);
+	fclose(f);
+}
+
+/* Start spawnd on the configuration, its stdout and stderr into e->log. */
+static inline void spawnd_start(struct sd_env *e, const char *extra)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (extra)
+			execl(e->spawnd, "spawnd", "-c", e->conf, extra, (char *)NULL);
+		else
+			execl(e->spawnd, "spawnd", "-c", e->conf, (char *)NULL);
+		_exit(127);
+	}
+	e->pid = pid;
+}
+
+static inline char *slurp(const char *path)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static inline int count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Wait until path contains needle at least `times` times. */
+static inline bool wait_for(const char *path, const char *needle, int times, long timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+
+	do {
+		if (count_in(slurp(path), needle) >= times)
+			return true;
+		msleep(10);
+	} while (ms_now() < until);
+	return false;
+}
+
+#define ASSERT_LOG(e, needle, times, timeout_ms)                                          \
+	cr_assert(wait_for((e)->log, needle, times, timeout_ms),                          \
+		  "spawnd's log lacks %d x \"%s\" after %ld ms:\n%s", times, needle,      \
+		  (long)(timeout_ms), slurp((e)->log))
+
+/* Wait for spawnd to exit; its exit status, or -1 on timeout. */
+static inline int spawnd_wait(struct sd_env *e, long timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+	int st;
+
+	do {
+		pid_t r = waitpid(e->pid, &st, WNOHANG);
+
+		if (r == e->pid) {
+			e->pid = -1;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		msleep(10);
+	} while (ms_now() < until);
+	return -1;
+}
+
+static inline int spawnd_stop(struct sd_env *e, long timeout_ms)
+{
+	kill(e->pid, SIGTERM);
+	return spawnd_wait(e, timeout_ms);
+}
+
+/* The pids of the children's STARTs, in order; returns how many. */
+static inline int started(struct sd_env *e, int *pids, int max)
+{
+	char *p = slurp(e->rec);
+	int n = 0, pid;
+	long long ms;
+
+	while ((p = strstr(p, "START "))) {
+		if (sscanf(p, "START %d %lld", &pid, &ms) == 2 && n < max)
+			pids[n] = pid;
+		n++;
+		p += 6;
+	}
+	return n;
+}
+
+static inline bool alive(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	if (kill(pid, 0) < 0)
+		return false;
+	/* A zombie is not alive. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d %*s %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state && state != 'Z' && state != 'X';
+}
+
+#endif /* SD_TEST_H */

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawnd end to end: the real binary, real children (tests/progs/sdtest),
+ * real signals, cgroups and seccomp. Each test states the behaviour it
+ * checks; timing checks only say "not before" and "not grossly late".
+ */
+#include "sd_test.h"
+
+#define HEADER "name = \"t\"; strategy = \"%s\"; intensity = %d; period = 60;\n"
+#define ENV    "env = [ \"SDTEST_LOG=@R\" ];"
+
+static struct sd_env E;
+
+static void setup(void)
+{
+	env_setup(&E);
+}
+
+static void teardown(void)
+{
+	env_cleanup(&E);
+}
+
+TestSuite(spawnd, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- strategies ---------------------------------------------------------------- */
+
+/* one_for_one: a crashed worker is restarted; its death is logged with its
+ * status and what the strategy decided. */
+Test(spawnd, one_for_one_restarts)
+{
+	write_conf(&E, HEADER "children = ( { name = \"c\"; exec = [ \"@T\", \"exit\", \"3\", \"100\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "c[", 1, 5000);
+	ASSERT_LOG(&E, "exited with status 3", 2, 5000);
+	ASSERT_LOG(&E, "c: restarting (one_for_one, restart 1 of 10 in 60s)", 1, 5000);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* transient: not restarted after a normal exit; temporary: never. */
+Test(spawnd, transient_and_temporary)
+{
+	int pids[8];
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"tr\"; restart = \"transient\"; exec = [ \"@T\", \"exit\", \"0\", \"50\" ]; " ENV " },"
+		   "{ name = \"tm\"; restart = \"temporary\"; exec = [ \"@T\", \"exit\", \"7\", \"50\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "tr: not restarted (transient, ended normally)", 1, 5000);
+	ASSERT_LOG(&E, "tm: not restarted (temporary)", 1, 5000);
+	msleep(300);
+	cr_assert_eq(started(&E, pids, 8), 2);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* one_for_all: a sibling's crash restarts the others too. */
+Test(spawnd, one_for_all)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"a\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"b\"; exec = [ \"@T\", \"exit\", \"1\", \"200\" ]; } );",
+		   "one_for_all", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "t: restarting a, b (one_for_all", 1, 5000);
+	cr_assert(wait_for(E.rec, "START", 2, 5000), "a was not restarted: %s", slurp(E.log));
+	cr_assert(wait_for(E.rec, "TERM", 1, 5000), "a was not stopped first");
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* rest_for_one: those started after the crashed one restart, not those
+ * before it. */
+Test(spawnd, rest_for_one)
+{
+	char rec2[PATH_MAX + 8];
+
+	snprintf(rec2, sizeof(rec2), "%s.c", E.rec);
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"a\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"b\"; exec = [ \"@T\", \"exit\", \"1\", \"200\" ]; },"
+		   "{ name = \"c\"; exec = [ \"@T\", \"sleep\" ]; env = [ \"SDTEST_LOG=@R.c\" ]; } );",
+		   "rest_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "t: restarting b, c (rest_for_one", 1, 5000);
+	cr_assert(wait_for(rec2, "START", 2, 5000), "c was not restarted");
+	cr_assert_eq(count_in(slurp(E.rec), "START"), 1, "a was restarted");
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* ---- intensity --------------------------------------------------------------------- */
+
+/* More than `intensity` restarts in `period`: the root gives up, stops
+ * everything, and spawnd exits 1. */
+Test(spawnd, root_gives_up)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"ok\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"bad\"; exec = [ \"@T\", \"exit\", \"2\" ]; } );",
+		   "one_for_one", 3);
+	spawnd_start(&E, NULL);
+	cr_assert_eq(spawnd_wait(&E, 10000), 1, "%s", slurp(E.log));
+	cr_assert(strstr(slurp(E.log), "t: giving up: more than 3 restarts in 60s"));
+	cr_assert_eq(count_in(slurp(E.log), "bad["), 4);
+	cr_assert(strstr(slurp(E.rec), "TERM"), "ok was not stopped before exit");
+}
+
+/* A supervisor that gives up is a crashed child to its parent: escalation
+ * through two levels, then the root gives up. */
+Test(spawnd, escalation)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"ok\"; exec = [ \"@T\", \"sleep\" ]; },"
+		   "{ name = \"mid\"; intensity = 1; period = 60; children = ("
+		   "   { name = \"bad\"; exec = [ \"@T\", \"exit\", \"2\" ]; } ); } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	cr_assert_eq(spawnd_wait(&E, 10000), 1, "%s", slurp(E.log));
+	cr_assert_eq(count_in(slurp(E.log), "mid: giving up"), 2, "%s", slurp(E.log));
+	cr_assert_eq(count_in(slurp(E.log), "t: giving up"), 1);
+	cr_assert_eq(count_in(slurp(E.log), "mid/bad["), 4); /* 2 runs of mid, 2 each */
+}
+
+/* ---- start order and readiness ------------------------------------------------------------ */
+
+static long long start_ms(const char *rec, int nth)
+{
+	const char *p = slurp(rec);
+	long long ms = -1;
+	int pid;
+
+	for (int i = 0; i <= nth && p; i++) {
+		p = strstr(p, "START ");
+		if (p && i < nth)
+			p += 6;
+	}
+	if (p && sscanf(p, "START %d %lld", &pid, &ms) != 2)
+		ms = -1;
+	return ms;
+}
+
+/* A child starts only once its predecessor is ready: notify (READY=1 on
+ * NOTIFY_SOCKET) and fd (a newline on fd N). */
+Test(spawnd, ordered_start_waits_for_readiness)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"n\"; ready = \"notify\"; exec = [ \"@T\", \"notify\", \"400\" ]; " ENV " },"
+		   "{ name = \"f\"; ready = \"fd:5\"; exec = [ \"@T\", \"readyfd\", \"5\", \"400\" ]; " ENV " },"
+		   "{ name = \"last\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 3, 5000), "%s", slurp(E.log));
+	cr_assert_geq(start_ms(E.rec, 1) - start_ms(E.rec, 0), 400, "f started before n was ready");
+	cr_assert_geq(start_ms(E.rec, 2) - start_ms(E.rec, 1), 400, "last started before f was ready");
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* A child that is not ready within ready_timeout is killed and restarted. */
+Test(spawnd, ready_timeout)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"slow\"; ready = \"notify\"; ready_timeout = \"300ms\"; exec = [ \"@T\", \"sleep\" ]; } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "slow[", 1, 5000);
+	ASSERT_LOG(&E, "not ready after 0.3s: killing it", 1, 5000);
+	ASSERT_LOG(&E, "killed by SIGKILL", 1, 5000);
+	ASSERT_LOG(&E, "slow: restarting", 1, 5000);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* ---- stopping ------------------------------------------------------------------------------- */
+
+/* SIGTERM: children stop in reverse order, each after the previous has
+ * exited; spawnd exits 0. */
+Test(spawnd, shutdown_in_reverse_order)
+{
+	const char *p;
+	int a, b, c;
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"a\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"b\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"c\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 3, 5000));
+	p = slurp(E.rec);
+	cr_assert_eq(sscanf(strstr(p, "START"), "START %d", &a), 1);
+	cr_assert_eq(sscanf(strstr(strstr(p, "START") + 1, "START"), "START %d", &b), 1);
+	cr_assert_eq(sscanf(strstr(strstr(strstr(p, "START") + 1, "START") + 1, "START"), "START %d", &c), 1);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+	p = slurp(E.rec);
+	{
+		char tc[32], tb[32], ta[32];
+
+		snprintf(tc, sizeof(tc), "TERM %d", c);
+		snprintf(tb, sizeof(tb), "TERM %d", b);
+		snprintf(ta, sizeof(ta), "TERM %d", a);
+		cr_assert(strstr(p, tc) && strstr(p, tb) && strstr(p, ta), "%s", p);
+		cr_assert(strstr(p, tc) < strstr(p, tb) && strstr(p, tb) < strstr(p, ta),
+			  "not in reverse order: %s", p);
+	}
+}
+
+/* A child that ignores SIGTERM gets SIGKILL after `shutdown`; brutal_kill
+ * sends SIGKILL at once. */
+Test(spawnd, shutdown_timeout_and_brutal_kill)
+{
+	long long t0;
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"stubborn\"; shutdown = \"300ms\"; exec = [ \"@T\", \"ignore-term\" ]; " ENV " },"
+		   "{ name = \"brutal\"; shutdown = \"brutal_kill\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 2, 5000));
+	t0 = ms_now();
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+	cr_assert_geq(ms_now() - t0, 300, "SIGKILL came before shutdown elapsed");
+	cr_assert(strstr(slurp(E.log), "stubborn["));
+	cr_assert(strstr(slurp(E.log), "still running 0.3s after SIGTERM: SIGKILL"), "%s", slurp(E.log));
+	cr_assert(strstr(slurp(E.log), "brutal["));
+	cr_assert_eq(count_in(slurp(E.rec), "TERM"), 0, "brutal_kill sent SIGTERM");
+}
+
+/* ---- whole process trees --------------------------------------------------------------------- */
+
+static pid_t read_pid(const char *path, long timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+
+	do {
+		FILE *f = fopen(path, "r");
+		int pid = 0;
+
+		if (f) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = 0;
+			fclose(f);
+			if (pid > 0)
+				return pid;
+		}
+		msleep(10);
+	} while (ms_now() < until);
+	return -1;
+}
+
+/* A grandchild that double-forked away does not outlive its worker's stop. */
+Test(spawnd, no_grandchild_survives_stop)
+{
+	char pidfile[PATH_MAX + 8];
+	pid_t g;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
+	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; } );",
+		   "one_for_one", 10, pidfile);
+	spawnd_start(&E, NULL);
+	g = read_pid(pidfile, 5000);
+	cr_assert_gt(g, 0);
+	cr_assert(alive(g));
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+	msleep(100);
+	cr_assert(!alive(g), "grandchild %d survived", (int)g);
+}
+
+/* ... nor a crash of its worker (the worker is restarted without it). */
+Test(spawnd, no_grandchild_survives_crash)
+{
+	char pidfile[PATH_MAX + 8];
+	pid_t g, worker;
+	int pids[4];
+
+	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
+	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
+		   "one_for_one", 10, pidfile);
+	spawnd_start(&E, NULL);
+	g = read_pid(pidfile, 5000);
+	cr_assert_gt(g, 0);
+	cr_assert_eq(started(&E, pids, 4), 1);
+	worker = pids[0];
+	unlink(pidfile);
+	kill(worker, SIGKILL);
+	ASSERT_LOG(&E, "killed by SIGKILL", 1, 5000);
+	cr_assert(read_pid(pidfile, 5000) > 0, "not restarted");
+	cr_assert(!alive(g), "the old grandchild %d survived the crash", (int)g);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* If spawnd is SIGKILLed, its workers die with it (PR_SET_PDEATHSIG), and
+ * what escaped them dies when spawnd next starts. */
+Test(spawnd, no_orphan_outlives_spawnd_for_long)
+{
+	char pidfile[PATH_MAX + 8];
+	pid_t g, worker;
+	int pids[4];
+
+	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
+	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
+		   "one_for_one", 10, pidfile);
+	spawnd_start(&E, NULL);
+	g = read_pid(pidfile, 5000);
+	cr_assert_gt(g, 0);
+	cr_assert_eq(started(&E, pids, 4), 1);
+	worker = pids[0];
+	kill(E.pid, SIGKILL);
+	cr_assert_eq(spawnd_wait(&E, 5000), 128 + SIGKILL);
+	msleep(200);
+	cr_assert(!alive(worker), "worker %d outlived spawnd", (int)worker);
+	/* The next spawnd ends the leftovers of the dead one. */
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 2, 5000));
+	cr_assert(!alive(g), "grandchild %d of the killed spawnd survived its next start", (int)g);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* ---- launch ------------------------------------------------------------------------------------- */
+
+/* A program that cannot be executed is "could not start", not a crash. */
+Test(spawnd, exec_failure_is_not_a_crash)
+{
+	char script[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/broken", E.dir);
+	f = fopen(script, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "#!/nonexistent/interpreter\n");
+	fclose(f);
+	chmod(script, 0755);
+	write_conf(&E, HEADER "children = ( { name = \"b\"; exec = [ \"%s\" ]; } );", "one_for_one", 1,
+		   script);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "b[", 1, 5000);
+	ASSERT_LOG(&E, "could not start: execve: No such file or directory", 1, 5000);
+	cr_assert_eq(spawnd_wait(&E, 10000), 1);
+	cr_assert_null(strstr(slurp(E.log), "exited with status 127"));
+}
+
+/* Children get a clean environment: PATH, HOME, LANG and their env, never
+ * spawnd's NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, JOURNAL_STREAM or
+ * INVOCATION_ID; a NOTIFY_SOCKET of their own only with ready = notify. */
+Test(spawnd, clean_environment)
+{
+	const char *log;
+
+	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("INVOCATION_ID", "0123", 1);
+	setenv("JOURNAL_STREAM", "8:9", 1);
+	setenv("SECRET", "leaked", 1);
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"plain\"; env = [ \"MINE=yes\" ]; exec = [ \"@T\", \"env\" ]; },"
+		   "{ name = \"notif\"; ready = \"notify\"; exec = [ \"@T\", \"env\" ]; ready_timeout = \"30s\"; } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "notif[", 2, 5000);
+	msleep(200);
+	log = slurp(E.log);
+	cr_assert(strstr(log, "plain[") && strstr(log, ": ENV MINE=yes"));
+	cr_assert(strstr(log, ": ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+	cr_assert_null(strstr(log, "ENV SECRET"));
+	cr_assert_null(strstr(log, "ENV LISTEN_FDS"));
+	cr_assert_null(strstr(log, "ENV INVOCATION_ID"));
+	cr_assert_null(strstr(log, "ENV JOURNAL_STREAM"));
+	cr_assert_null(strstr(log, "ENV NOTIFY_SOCKET=/run/systemd/notify"));
+	cr_assert_eq(count_in(log, "ENV NOTIFY_SOCKET=@spawnd."), 1, "%s", log);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("LISTEN_FDS");
+	unsetenv("INVOCATION_ID");
+	unsetenv("JOURNAL_STREAM");
+	unsetenv("SECRET");
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* Limits: nofile and core as rlimits; pids through a cgroup controller. */
+Test(spawnd, limits)
+{
+	const char *log;
+	int forked = -1;
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"l\"; limits = { nofile = 64; core = \"0\"; }; exec = [ \"@T\", \"limits\" ]; },"
+		   "{ name = \"p\"; limits = { pids = 16; }; exec = [ \"@T\", \"fork-bomb\" ]; } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, ": NOFILE 64 CORE 0", 1, 5000);
+	ASSERT_LOG(&E, ": FORKED ", 1, 10000);
+	log = slurp(E.log);
+	cr_assert_eq(sscanf(strstr(log, ": FORKED ") + 9, "%d", &forked), 1);
+	cr_assert_lt(forked, 16, "pids = 16 let it fork %d times", forked);
+	cr_assert_eq(spawnd_stop(&E, 10000), 0);
+}
+
+/* Output is logged line by line, tagged with name and pid; a child that
+ * floods cannot stop spawnd from doing its work. */
+Test(spawnd, output_and_flood)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"flood\"; exec = [ \"@T\", \"flood\" ]; },"
+		   "{ name = \"crash\"; exec = [ \"@T\", \"exit\", \"4\", \"200\" ]; } );",
+		   "one_for_one", 100);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "flood line ", 1000, 10000);
+	/* Meanwhile, restarts still happen on time. */
+	ASSERT_LOG(&E, "crash: restarting", 3, 10000);
+	cr_assert_eq(spawnd_stop(&E, 10000), 0);
+}
+
+/* A configuration with an error starts nothing and exits 2. */
+Test(spawnd, bad_config_starts_nothing)
+{
+	write_conf(&E, HEADER "children = ( { name = \"c\"; exec = [ \"@T\", \"sleep\" ]; " ENV " restrat = \"permanent\"; } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	cr_assert_eq(spawnd_wait(&E, 5000), 2);
+	cr_assert(strstr(slurp(E.log), "restrat"), "%s", slurp(E.log));
+	cr_assert_eq(access(E.rec, F_OK), -1, "something started");
+}
+
+/* Backoff: restarts of a child that keeps failing fast wait longer each
+ * time (initial, then doubled). */
+Test(spawnd, backoff)
+{
+	long long t[4];
+
+	write_conf(&E, HEADER "children = ( { name = \"b\"; backoff = { initial = \"200ms\"; max = \"1s\"; }; "
+		   "exec = [ \"@T\", \"exit\", \"1\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 4, 10000), "%s", slurp(E.log));
+	for (int i = 0; i < 4; i++)
+		t[i] = start_ms(E.rec, i);
+	cr_assert_geq(t[1] - t[0], 200);
+	cr_assert_geq(t[2] - t[1], 400);
+	cr_assert_geq(t[3] - t[2], 800);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* ---- idleness ------------------------------------------------------------------------------------ */
+
+static long ctx_switches(pid_t pid)
+{
+	char path[64], line[256];
+	long total = 0, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+			total += v;
+	fclose(f);
+	return total;
+}
+
+/* Idle, with no timer that the configuration asks for, spawnd makes no
+ * wake-ups at all. */
+Test(spawnd, idle_makes_no_wakeups)
+{
+	long before, after;
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"a\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+		   "{ name = \"b\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	cr_assert(wait_for(E.rec, "START", 2, 5000));
+	msleep(300); /* the ready timers have gone, the log is written */
+	before = ctx_switches(E.pid);
+	msleep(2000);
+	after = ctx_switches(E.pid);
+	cr_assert_leq(after - before, 1, "%ld wake-ups in 2 s of idleness", after - before);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
