@@ -2,9 +2,10 @@
 /*
  * spawnd.conf(5): libconfig reads the syntax, this file checks the tree.
  *
- * Each kind of node has a table of keys with a parser each; a parser reads
- * one setting, reports what is wrong with it and goes on, so that a file
- * with three mistakes gets three messages. Messages are
+ * A table lists the keys of nodes, each with the kinds of node that take it
+ * and its parser (group values such as limits have tables of their own). A
+ * parser reads one setting, reports what is wrong with it and goes on, so
+ * that a file with three mistakes gets three messages. Messages are
  *
  *   FILE:LINE: NODE: KEY: what is wrong
  *
@@ -87,7 +88,6 @@ struct key {
 
 static int parse_node(struct parser *p, struct sd_node *node, const config_setting_t *g,
 		      unsigned kind);
-static void node_free(struct sd_node *node);
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -227,7 +227,7 @@ static int get_string(struct nctx *n, const config_setting_t *s, const char *key
 static int get_int(struct nctx *n, const config_setting_t *s, const char *key, long long min,
 		   long long max, long long *ret)
 {
-	long long v;
+	long long v = 0;
 
 	if (!is_int(s))
 		return nfail(n, s, key, "expected an integer, got %s", type_name(s));
@@ -329,6 +329,57 @@ static void strv_free(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+/*
+ * Finding duplicates by sorting, so that a file with 100000 siblings or
+ * variables is checked in a blink rather than in n^2 comparisons.
+ */
+struct keyed {
+	const char *key;
+	size_t len;   /* of key, which need not end there */
+	size_t index; /* where it was; equal keys sort by it */
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static bool same_key(const struct keyed *x, const struct keyed *y)
+{
+	return x->len == y->len && memcmp(x->key, y->key, x->len) == 0;
+}
+
+/*
+ * v: n keys with distinct indices below total (v is sorted on the way).
+ * *ret_first: for each index, that of the first key equal to its own if it
+ * repeats one, else SIZE_MAX; so that callers report in the file's order.
+ */
+static int find_repeats(struct keyed *v, size_t n, size_t total, size_t **ret_first)
+{
+	size_t *first = malloc((total ? total : 1) * sizeof(*first));
+
+	if (!first)
+		return -ENOMEM;
+	for (size_t i = 0; i < total; i++)
+		first[i] = SIZE_MAX;
+	qsort(v, n, sizeof(*v), cmp_keyed);
+	for (size_t i = 1, run = 0; i < n; i++) {
+		if (same_key(&v[run], &v[i]))
+			first[v[i].index] = v[run].index;
+		else
+			run = i;
+	}
+	*ret_first = first;
+	return 0;
 }
 
 /*
@@ -689,7 +740,7 @@ static int parse_backoff(struct nctx *n, const config_setting_t *s, const char *
 
 static int limit_nofile(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	long long v;
+	long long v = 0;
 	int r = get_int(n, s, key, 1, LLONG_MAX, &v);
 
 	if (r < 0)
@@ -711,7 +762,7 @@ static int limit_core(struct nctx *n, const config_setting_t *s, const char *key
 
 static int limit_pids(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	long long v;
+	long long v = 0;
 	int r = get_int(n, s, key, 1, LLONG_MAX, &v);
 
 	if (r < 0)
@@ -757,7 +808,7 @@ static int parse_profile(struct nctx *n, const config_setting_t *s, const char *
 		[SD_SANDBOX_DEFAULT] = "default",
 		[SD_SANDBOX_STRICT] = "strict",
 	};
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -828,7 +879,7 @@ static int sandbox_io_uring(struct nctx *n, const config_setting_t *s, const cha
 
 static int sandbox_action(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -847,6 +898,51 @@ static const struct key sandbox_keys[] = {
 	{ "action", 0, sandbox_action },
 };
 
+/*
+ * A call both allowed and denied says two things: which was meant? Each
+ * such deny[I] is reported once. Allow sorts before deny at equal names.
+ */
+static int check_overlap(struct nctx *n, const config_setting_t *s, const char *key)
+{
+	const struct sd_sandbox *sb = &n->node->sandbox;
+	const config_setting_t *d = config_setting_get_member(s, "deny");
+	size_t na = 0, nd = 0, total, *first = NULL;
+	struct keyed *v;
+	int r;
+
+	while (sb->allow[na])
+		na++;
+	while (sb->deny[nd])
+		nd++;
+	if (!na || !nd)
+		return 0;
+	total = na + nd;
+	v = calloc(total, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < total; i++) {
+		const char *name = i < na ? sb->allow[i] : sb->deny[i - na];
+
+		v[i] = (struct keyed){ .key = name, .len = strlen(name), .index = i };
+	}
+	r = find_repeats(v, total, total, &first);
+	/* Allow sorts first: a deny entry repeats an allow one if any. */
+	for (size_t di = 0; !r && di < nd; di++) {
+		char k[64];
+
+		if (first[na + di] >= na)
+			continue;
+		snprintf(k, sizeof(k), "%s.deny[%zu]", key, di);
+		r = nfail(n, config_setting_get_elem(d, (unsigned)di), k, "%s is also in %s.allow",
+			  Q(sb->deny[di]), key);
+		if (r == -EINVAL)
+			r = 0;
+	}
+	free(first);
+	free(v);
+	return r;
+}
+
 static int parse_sandbox(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	struct sd_sandbox *sb = &n->node->sandbox;
@@ -863,22 +959,7 @@ static int parse_sandbox(struct nctx *n, const config_setting_t *s, const char *
 	r = parse_members(n, s, key, sandbox_keys, sizeof(sandbox_keys) / sizeof(sandbox_keys[0]));
 	if (r < 0)
 		return r;
-	/* A call both allowed and denied says two things: which was meant? */
-	for (size_t i = 0; sb->deny[i]; i++) {
-		for (size_t j = 0; sb->allow[j]; j++) {
-			const config_setting_t *d = config_setting_get_member(s, "deny");
-			char k[64];
-
-			if (strcmp(sb->deny[i], sb->allow[j]))
-				continue;
-			snprintf(k, sizeof(k), "%s.deny[%zu]", key, i);
-			r = nfail(n, config_setting_get_elem(d, (unsigned)i), k,
-				  "%s is also in %s.allow", Q(sb->deny[i]), key);
-			if (r == -ENOMEM)
-				return r;
-		}
-	}
-	return 0;
+	return check_overlap(n, s, key);
 }
 
 /* ---- keys of nodes ------------------------------------------------------ */
@@ -886,7 +967,7 @@ static int parse_sandbox(struct nctx *n, const config_setting_t *s, const char *
 static int parse_strategy(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	enum sv_strategy st;
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -904,7 +985,7 @@ static int parse_strategy(struct nctx *n, const config_setting_t *s, const char 
 
 static int parse_intensity(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	long long v;
+	long long v = 0;
 	int r = get_int(n, s, key, 0, INTENSITY_MAX, &v);
 
 	if (r < 0)
@@ -920,7 +1001,7 @@ static int parse_period(struct nctx *n, const config_setting_t *s, const char *k
 
 static int parse_restart(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -934,7 +1015,7 @@ static int parse_restart(struct nctx *n, const config_setting_t *s, const char *
 static int parse_control(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	struct sd_config *cfg = n->p->cfg;
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -950,6 +1031,38 @@ static int parse_control(struct nctx *n, const config_setting_t *s, const char *
 			     "%s is longer than the %zu bytes a Unix socket address holds",
 			     Q(cfg->control), sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 	return 0;
+}
+
+/* Siblings' names: each repeat reported, with the line of the first. */
+static int check_sibling_names(struct parser *p, struct sd_node *node,
+			       const config_setting_t **groups)
+{
+	struct keyed *v = calloc(node->nchildren ? node->nchildren : 1, sizeof(*v));
+	size_t nv = 0, *first = NULL;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < node->nchildren; i++)
+		if (node->children[i]->name)
+			v[nv++] = (struct keyed){ .key = node->children[i]->name,
+						  .len = strlen(node->children[i]->name),
+						  .index = i };
+	r = find_repeats(v, nv, node->nchildren, &first);
+	for (size_t i = 0; !r && i < node->nchildren; i++) {
+		struct sd_node *b = node->children[i];
+
+		if (first[i] == SIZE_MAX)
+			continue;
+		r = fail(p, line_of(config_setting_get_member(groups[i], "name")), b->path, "name",
+			 "%s is also the name of the sibling at line %d", Q(b->name),
+			 line_of(config_setting_get_member(groups[first[i]], "name")));
+		if (r == -EINVAL)
+			r = 0;
+	}
+	free(first);
+	free(v);
+	return r;
 }
 
 static int parse_children(struct nctx *n, const config_setting_t *s, const char *key)
@@ -1003,24 +1116,7 @@ static int parse_children(struct nctx *n, const config_setting_t *s, const char 
 			goto out;
 	}
 
-	/* Siblings' names: reported at the second of each pair. */
-	for (size_t i = 1; i < node->nchildren; i++) {
-		struct sd_node *b = node->children[i];
-
-		for (size_t j = 0; b->name && j < i; j++) {
-			struct sd_node *a = node->children[j];
-
-			if (!a->name || strcmp(a->name, b->name))
-				continue;
-			r = fail(n->p, line_of(config_setting_get_member(groups[i], "name")), b->path,
-				 "name", "%s is also the name of the sibling at line %d", Q(b->name),
-				 line_of(config_setting_get_member(groups[j], "name")));
-			if (r == -ENOMEM)
-				goto out;
-			break;
-		}
-	}
-	r = 0;
+	r = check_sibling_names(n->p, node, groups);
 out:
 	free(groups);
 	return r;
@@ -1115,7 +1211,7 @@ static int parse_shutdown(struct nctx *n, const config_setting_t *s, const char 
 static int parse_ready(struct nctx *n, const config_setting_t *s, const char *key)
 {
 	struct sd_node *node = n->node;
-	const char *str, *num;
+	const char *str = NULL, *num;
 	unsigned long fd;
 	char *end;
 	int r = get_string(n, s, key, &str);
@@ -1159,7 +1255,7 @@ static int parse_stall_timeout(struct nctx *n, const config_setting_t *s, const 
 
 static int parse_on_stall(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -1186,61 +1282,93 @@ static const char *const reserved_env[] = {
 	"WATCHDOG_USEC",  "WATCHDOG_PID", "JOURNAL_STREAM", "INVOCATION_ID",
 };
 
+static bool valid_env_name(const char *s, size_t len)
+{
+	if (!len || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isascii(s[i]) || !(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Each element's form, then names set twice, reported with the first's line. */
 static int parse_env(struct nctx *n, const config_setting_t *s, const char *key)
 {
+	size_t nv = 0, count = 0, *first = NULL;
+	struct keyed *v = NULL;
 	char **env = NULL;
 	int r = get_strv(n, s, key, &env), bad = 0;
 
 	if (r < 0)
 		return r;
+	while (env[count])
+		count++;
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (!v) {
+		r = -ENOMEM;
+		goto out;
+	}
+	nv = 0;
 	for (size_t i = 0; env[i]; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		size_t len = strcspn(env[i], "=");
-		const char *c = env[i];
 		char k[64];
 
 		snprintf(k, sizeof(k), "%s[%zu]", key, i);
 		r = 0;
-		if (!env[i][len]) {
+		if (!env[i][len])
 			r = nfail(n, e, k, "%s is not KEY=value", Q(env[i]));
-		} else if (!len) {
+		else if (!len)
 			r = nfail(n, e, k, "%s: the variable name is empty", Q(env[i]));
-		} else {
-			if (!isdigit((unsigned char)*c))
-				while (c < env[i] + len &&
-				       (isalnum((unsigned char)*c) || *c == '_') && isascii(*c))
-					c++;
-			if (c != env[i] + len)
-				r = nfail(n, e, k,
-					  "%s: a variable name is letters, digits and _, and does "
-					  "not start with a digit",
-					  Q(env[i]));
-		}
+		else if (!valid_env_name(env[i], len))
+			r = nfail(n, e, k,
+				  "%s: a variable name is letters, digits and _, and does not "
+				  "start with a digit",
+				  Q(env[i]));
 		for (size_t j = 0; !r && j < sizeof(reserved_env) / sizeof(reserved_env[0]); j++)
 			if (strlen(reserved_env[j]) == len && !strncmp(env[i], reserved_env[j], len))
 				r = nfail(n, e, k, "%s is managed by spawnd and may not be set",
 					  reserved_env[j]);
-		for (size_t j = 0; !r && j < i; j++)
-			if (!strncmp(env[i], env[j], len + 1))
-				r = nfail(n, e, k, "%.*s is already set at line %d", (int)len, env[i],
-					  line_of(config_setting_get_elem(s, (unsigned)j)));
 		if (r == -ENOMEM)
-			break;
+			goto out;
 		if (r < 0)
 			bad++;
+		else
+			v[nv++] = (struct keyed){ .key = env[i], .len = len, .index = i };
 	}
-	if (bad || r == -ENOMEM) {
-		strv_free(env);
-		return r == -ENOMEM ? r : -EINVAL;
+	r = find_repeats(v, nv, count, &first);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < count; i++) {
+		char k[64];
+
+		if (first[i] == SIZE_MAX)
+			continue;
+		snprintf(k, sizeof(k), "%s[%zu]", key, i);
+		r = nfail(n, config_setting_get_elem(s, (unsigned)i), k,
+			  "%.*s is already set at line %d", (int)strcspn(env[i], "="), env[i],
+			  line_of(config_setting_get_elem(s, (unsigned)first[i])));
+		if (r == -ENOMEM)
+			goto out;
+		bad++;
 	}
-	strv_free(n->node->env);
-	n->node->env = env;
-	return 0;
+	r = bad ? -EINVAL : 0;
+	if (!r) {
+		strv_free(n->node->env);
+		n->node->env = env;
+		env = NULL;
+	}
+out:
+	free(first);
+	free(v);
+	strv_free(env);
+	return r;
 }
 
 static int parse_cwd(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -1255,7 +1383,7 @@ static int parse_cwd(struct nctx *n, const config_setting_t *s, const char *key)
 static int parse_id(struct nctx *n, const config_setting_t *s, const char *key, bool group,
 		    char **ret)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -1287,7 +1415,7 @@ static int parse_group(struct nctx *n, const config_setting_t *s, const char *ke
 static int parse_output(struct nctx *n, const config_setting_t *s, const char *key,
 			enum sd_output *ret, char **ret_path)
 {
-	const char *str;
+	const char *str = NULL;
 	int r = get_string(n, s, key, &str);
 
 	if (r < 0)
@@ -1727,7 +1855,7 @@ static int parse_text(const char *text, const char *name, char *dir, struct sd_c
 	struct parser p = { .file = name, .dir = dir };
 	struct sd_config *cfg = NULL;
 	char *copy = NULL;
-	int include_line, r;
+	int include_line = 0, r;
 	config_t lc;
 
 	config_init(&lc);

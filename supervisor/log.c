@@ -25,30 +25,51 @@ static void write_all(int fd, const char *p, size_t len)
 
 static void submit(struct sd_log *log);
 
+static bool op_busy(const struct sd_log *log)
+{
+	return log->op.inflight != 0;
+}
+
 static void written(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
 {
 	struct sd_log *log = (struct sd_log *)((char *)op - offsetof(struct sd_log, op));
-	size_t done = res > 0 ? (size_t)res : log->inflight; /* an error: drop it */
 
 	(void)loop;
 	(void)flags;
-	if (done > log->inflight)
-		done = log->inflight;
-	memmove(log->buf, log->buf + done, log->len - done);
-	log->len -= done;
-	log->inflight = 0;
+	if (res > 0)
+		log->woff += (size_t)res;
+	if (res <= 0 || log->woff >= log->wlen)
+		log->wlen = log->woff = 0; /* done, or an error: drop the rest */
 	submit(log);
 }
 
+/* Write what is queued: the queue becomes the buffer in flight (swapped,
+ * never reallocated under the kernel), and a new queue fills meanwhile. */
 static void submit(struct sd_log *log)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!log->loop || log->inflight || !log->len)
+	if (!log->loop || op_busy(log))
 		return;
-	log->inflight = log->len;
+	if (!log->wlen) {
+		char *b;
+		size_t cap;
+
+		if (!log->len)
+			return;
+		b = log->wbuf;
+		cap = log->wcap;
+		log->wbuf = log->buf;
+		log->wcap = log->cap;
+		log->wlen = log->len;
+		log->woff = 0;
+		log->buf = b;
+		log->cap = cap;
+		log->len = 0;
+	}
 	sqe = sd_loop_sqe(log->loop, &log->op);
-	io_uring_prep_write(sqe, log->fd, log->buf, (unsigned)log->inflight, (uint64_t)-1);
+	io_uring_prep_write(sqe, log->fd, log->wbuf + log->woff, (unsigned)(log->wlen - log->woff),
+			    (uint64_t)-1);
 }
 
 void sd_log_init(struct sd_log *log, int fd)
@@ -64,10 +85,13 @@ void sd_log_attach(struct sd_log *log, struct sd_loop *loop)
 
 void sd_log_fini(struct sd_log *log)
 {
-	/* Whatever is in flight is written by the kernel anyway; the rest now. */
-	if (log->len > log->inflight)
-		write_all(log->fd, log->buf + log->inflight, log->len - log->inflight);
+	/* Called once the loop is done: what is in flight has been written
+	 * (or failed); the rest now. */
+	if (log->wlen > log->woff && !log->op.inflight)
+		write_all(log->fd, log->wbuf + log->woff, log->wlen - log->woff);
+	write_all(log->fd, log->buf, log->len);
 	free(log->buf);
+	free(log->wbuf);
 	*log = (struct sd_log){ .fd = log->fd };
 }
 
@@ -87,7 +111,7 @@ static void emit(struct sd_log *log, const char *line, size_t len)
 		log->dropped = 0;
 		emit(log, note, (size_t)n);
 	}
-	if (log->len + len > SD_LOG_QUEUE_MAX) {
+	if (log->len + len > SD_LOG_QUEUE_MAX / 2) {
 		log->dropped++;
 		return;
 	}

@@ -24,8 +24,10 @@
 struct sd_log {
 	struct sd_loop *loop; /* NULL: write synchronously (before and after the loop) */
 	int fd;
-	char *buf;            /* queued bytes; [0, inflight) are being written */
-	size_t len, cap, inflight;
+	char *buf;            /* queued bytes, appended to while a write is in flight */
+	size_t len, cap;
+	char *wbuf;           /* the bytes being written: the kernel's until it completes */
+	size_t wlen, woff, wcap;
 	struct sd_op op;
 	uint64_t dropped;     /* lines dropped since the last report */
 	bool verbose;

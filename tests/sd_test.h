@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 struct sd_env {
-	char dir[PATH_MAX];
+	char dir[64];        /* /tmp/sdtest.XXXXXX */
 	char conf[PATH_MAX];
 	char log[PATH_MAX];  /* spawnd's stderr */
 	char rec[PATH_MAX];  /* what the children record (SDTEST_LOG) */

@@ -101,7 +101,7 @@ Test(spawnd, root_gives_up)
 	spawnd_start(&E, NULL);
 	cr_assert_eq(spawnd_wait(&E, 10000), 1, "%s", slurp(E.log));
 	cr_assert(strstr(slurp(E.log), "t: giving up: more than 3 restarts in 60s"));
-	cr_assert_eq(count_in(slurp(E.log), "bad["), 4);
+	cr_assert_eq(count_in(slurp(E.log), "exited with status 2"), 4);
 	cr_assert(strstr(slurp(E.rec), "TERM"), "ok was not stopped before exit");
 }
 
@@ -118,7 +118,8 @@ Test(spawnd, escalation)
 	cr_assert_eq(spawnd_wait(&E, 10000), 1, "%s", slurp(E.log));
 	cr_assert_eq(count_in(slurp(E.log), "mid: giving up"), 2, "%s", slurp(E.log));
 	cr_assert_eq(count_in(slurp(E.log), "t: giving up"), 1);
-	cr_assert_eq(count_in(slurp(E.log), "mid/bad["), 4); /* 2 runs of mid, 2 each */
+	/* 2 runs of mid, 2 runs of bad each */
+	cr_assert_eq(count_in(slurp(E.log), "exited with status 2"), 4, "%s", slurp(E.log));
 }
 
 /* ---- start order and readiness ------------------------------------------------------------ */
@@ -249,7 +250,7 @@ static pid_t read_pid(const char *path, long timeout_ms)
 /* A grandchild that double-forked away does not outlive its worker's stop. */
 Test(spawnd, no_grandchild_survives_stop)
 {
-	char pidfile[PATH_MAX + 8];
+	char pidfile[128];
 	pid_t g;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
@@ -267,7 +268,7 @@ Test(spawnd, no_grandchild_survives_stop)
 /* ... nor a crash of its worker (the worker is restarted without it). */
 Test(spawnd, no_grandchild_survives_crash)
 {
-	char pidfile[PATH_MAX + 8];
+	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
 
@@ -291,7 +292,7 @@ Test(spawnd, no_grandchild_survives_crash)
  * what escaped them dies when spawnd next starts. */
 Test(spawnd, no_orphan_outlives_spawnd_for_long)
 {
-	char pidfile[PATH_MAX + 8];
+	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
 
@@ -398,12 +399,13 @@ Test(spawnd, output_and_flood)
 {
 	write_conf(&E, HEADER "children = ( "
 		   "{ name = \"flood\"; exec = [ \"@T\", \"flood\" ]; },"
-		   "{ name = \"crash\"; exec = [ \"@T\", \"exit\", \"4\", \"200\" ]; } );",
+		   "{ name = \"crash\"; exec = [ \"@T\", \"exit\", \"4\", \"200\" ]; " ENV " } );",
 		   "one_for_one", 100);
 	spawnd_start(&E, NULL);
 	ASSERT_LOG(&E, "flood line ", 1000, 10000);
-	/* Meanwhile, restarts still happen on time. */
-	ASSERT_LOG(&E, "crash: restarting", 3, 10000);
+	/* Meanwhile, restarts still happen on time (the record, not the
+	 * flooded log, tells). */
+	cr_assert(wait_for(E.rec, "START", 4, 10000), "crash was not restarted under the flood");
 	cr_assert_eq(spawnd_stop(&E, 10000), 0);
 }
 
