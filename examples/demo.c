@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 	int seconds = argc > 1 ? atoi(argv[1]) : 8;
 	int r;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* lines reach a supervisor's log as they come */
 	if (seconds <= 0) {
 		fprintf(stderr, "usage: demo [SECONDS]\n");
 		return 2;

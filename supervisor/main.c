@@ -170,6 +170,10 @@ static int run(struct sd_config *cfg, bool verbose)
 	}
 	sd_log(&d.log, "%s", d.exit_status == SD_EXIT_GAVEUP ? "the root supervisor gave up: exiting 1"
 							     : "stopped");
+	/* The log's last lines may still be queued, or in an SQE not yet
+	 * submitted: let them out. */
+	while ((d.log.op.inflight || d.log.len) && sd_loop_step(&d.loop) == 0)
+		;
 	sd_log_fini(&d.log);
 	sd_tree_free(&d);
 	sd_cgroups_fini(&d.cg);

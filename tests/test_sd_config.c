@@ -60,18 +60,17 @@ int __lsan_do_recoverable_leak_check(void);
 #endif
 
 /*
- * After each test, nothing it allocated may be unreachable. LeakSanitizer's
- * own check at exit comes after Criterion has taken the test's verdict, so
- * a leak would only be printed: check here, where it fails the test.
+ * Every test ends with this: nothing it allocated may be unreachable.
+ * LeakSanitizer's own check at exit, and a failed assertion in a .fini,
+ * come after Criterion has taken the test's verdict (a leak would only be
+ * printed), so the check is made in the test itself.
  */
-static void no_leaks(void)
+static void assert_no_leaks(void)
 {
 #ifdef HAVE_LSAN
 	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see above)");
 #endif
 }
-
-TestSuite(config, .fini = no_leaks);
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -331,6 +330,7 @@ Test(config, every_key_read_as_written, .init = tmp_setup, .fini = tmp_teardown,
 	cr_assert_eq(cons->limits.core, 1048576);
 	cr_assert_eq(cons->stall_timeout_ns, 0);
 	sd_config_free(cfg);
+	assert_no_leaks();
 }
 
 /* A node that says nothing but its name and program gets the documented
@@ -379,6 +379,7 @@ Test(config, defaults, .timeout = 10)
 	cr_assert_str_eq(w->exec_path, true_path);
 	free(true_path);
 	sd_config_free(cfg);
+	assert_no_leaks();
 }
 
 /* A backoff group with only initial gets max 30 s and reset_after 60 s. */
@@ -394,6 +395,7 @@ Test(config, backoff_defaults, .timeout = 10)
 	cr_assert_eq(w->backoff.max_ns, 30 * SEC);
 	cr_assert_eq(w->backoff.reset_after_ns, 60 * SEC);
 	sd_config_free(cfg);
+	assert_no_leaks();
 }
 
 /* Nested supervisors: full names are paths joined by '/', parents and
@@ -431,6 +433,7 @@ Test(config, nested_names_and_find, .timeout = 10)
 	cr_assert_null(sd_config_find(cfg, "a/bb"));
 	cr_assert_null(sd_config_find(NULL, "a"));
 	sd_config_free(cfg);
+	assert_no_leaks();
 }
 
 /* Relative programs, cwd and output files are taken from the file's folder,
@@ -478,6 +481,7 @@ Test(config, relative_paths_against_the_file, .init = tmp_setup, .fini = tmp_tea
 	sd_config_free(cfg);
 	sd_errors_free(&errs);
 	free(file);
+	assert_no_leaks();
 }
 
 /* A relative program is looked for in the file's folder only: a program of
@@ -522,6 +526,7 @@ Test(config, relative_program_must_be_executable, .init = tmp_setup, .fini = tmp
 	sd_errors_free(&errs);
 	cr_assert_null(cfg);
 	free(dir);
+	assert_no_leaks();
 }
 
 /* A bare program name is found in the clean PATH, in its order, whatever
@@ -544,6 +549,7 @@ Test(config, bare_name_in_clean_path, .timeout = 10)
 		sd_config_free(cfg);
 		free(want);
 	}
+	assert_no_leaks();
 }
 
 /* Durations as strings: a number (with a fraction) and a unit, exactly;
@@ -577,6 +583,7 @@ Test(config, parse_duration, .timeout = 10)
 		cr_assert_eq(ns, 12345, "nothing written for \"%s\"", bad[i]);
 	}
 	cr_assert_eq(sd_parse_duration(NULL, &ns), -EINVAL);
+	assert_no_leaks();
 }
 
 /* Sizes: bytes, or a whole number with K, M, G or T in powers of 1024. */
@@ -610,6 +617,7 @@ Test(config, parse_size, .timeout = 10)
 		cr_assert_eq(sd_parse_size(bad[i], &b), -EINVAL, "\"%s\"", bad[i]);
 		cr_assert_eq(b, 7);
 	}
+	assert_no_leaks();
 }
 
 /* Numbers in the file: integer and fractional seconds, rounded to the
@@ -640,6 +648,7 @@ Test(config, numbers_as_written, .timeout = 10)
 	cr_assert_eq(b->limits.memory, 0xFFFFFFFFull);
 	cr_assert_eq(b->limits.pids, 5);
 	sd_config_free(cfg);
+	assert_no_leaks();
 }
 
 /* sd_config_load names the file as given in its messages, and a file it
@@ -677,6 +686,7 @@ Test(config, load_errors, .init = tmp_setup, .fini = tmp_teardown, .timeout = 10
 	sd_errors_free(&errs);
 	cr_assert_null(cfg);
 	free(missing);
+	assert_no_leaks();
 }
 
 /* Every mistake of a file is reported, not only the first, in line order,
@@ -707,6 +717,7 @@ Test(config, all_errors_reported, .timeout = 10)
 	sd_errors_free(&errs);
 	sd_errors_free(NULL);
 	sd_config_free(NULL);
+	assert_no_leaks();
 }
 
 /* Below a node without a usable name, messages name nodes by their index
@@ -728,6 +739,7 @@ Test(config, nameless_parent_paths, .timeout = 10)
 				       "got an integer");
 	sd_errors_free(&errs);
 	cr_assert_null(cfg);
+	assert_no_leaks();
 }
 
 /* Each repeat of a name among siblings, in env, or of an allowed call in
@@ -766,6 +778,7 @@ Test(config, every_repeat_reported, .timeout = 10)
 		cr_assert_str_eq(errs.msgs[i], want[i]);
 	sd_errors_free(&errs);
 	cr_assert_null(cfg);
+	assert_no_leaks();
 }
 
 /* Errors are collected even when the caller does not want them, and a
@@ -786,6 +799,7 @@ Test(config, errors_are_one_line, .timeout = 10)
 	cr_assert(strstr(errs.msgs[0], "\"a\\x0ab\\x01\\\"\""), "%s", errs.msgs[0]);
 	sd_errors_free(&errs);
 	cr_assert_null(cfg);
+	assert_no_leaks();
 }
 
 /* ---- malformed files ----------------------------------------------------- */
@@ -1073,10 +1087,12 @@ ParameterizedTest(size_t *i, config, malformed, .timeout = 10)
 	cr_assert(strstr(errs.msgs[0] + strlen(prefix), b->word), "%s: \"%s\" does not say \"%s\"",
 		  b->what, errs.msgs[0], b->word);
 	sd_errors_free(&errs);
+	assert_no_leaks();
 }
 
 /* The table above is the suite's promise of at least 40 malformed files. */
 Test(config, malformed_count, .timeout = 10)
 {
 	cr_assert_geq(NBAD, 40);
+	assert_no_leaks();
 }
