@@ -793,7 +793,8 @@ static const struct key limits_keys[] = {
 
 static int parse_limits(struct nctx *n, const config_setting_t *s, const char *key)
 {
-	int r = expect_group(n, s, key, "nofile = 4096; core = \"0\"; pids = 256; memory = \"512M\";");
+	int r = expect_group(n, s, key,
+			     "nofile = 4096; core = \"0\"; pids = 256; memory = \"512M\";");
 
 	if (r < 0)
 		return r;
@@ -839,7 +840,7 @@ static int syscall_list(struct nctx *n, const config_setting_t *s, const char *k
 		const char *c = v[i];
 		char k[64];
 
-		while (*c && (islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_'))
+		while (*c && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
 			c++;
 		if (v[i][0] && !*c)
 			continue;
@@ -952,8 +953,8 @@ static int parse_sandbox(struct nctx *n, const config_setting_t *s, const char *
 		return parse_profile(n, s, key, &sb->base);
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return nfail(n, s, key,
-			     "expected none, default, strict or a group { base = ...; allow = [...]; "
-			     "deny = [...]; }, got %s",
+			     "expected none, default, strict or a group "
+			     "{ base = ...; allow = [...]; deny = [...]; }, got %s",
 			     type_name(s));
 	sb->custom = true;
 	r = parse_members(n, s, key, sandbox_keys, sizeof(sandbox_keys) / sizeof(sandbox_keys[0]));
@@ -1327,7 +1328,8 @@ static int parse_env(struct nctx *n, const config_setting_t *s, const char *key)
 				  "start with a digit",
 				  Q(env[i]));
 		for (size_t j = 0; !r && j < sizeof(reserved_env) / sizeof(reserved_env[0]); j++)
-			if (strlen(reserved_env[j]) == len && !strncmp(env[i], reserved_env[j], len))
+			if (strlen(reserved_env[j]) == len &&
+			    !strncmp(env[i], reserved_env[j], len))
 				r = nfail(n, e, k, "%s is managed by spawnd and may not be set",
 					  reserved_env[j]);
 		if (r == -ENOMEM)
@@ -1711,7 +1713,8 @@ static char *prepare_text(const char *text, int *include_line)
 				line += text[i] == '\n';
 			i = i < len ? i + 2 : len;
 		} else if (isalpha((unsigned char)c) || c == '*') {
-			while (i < len && (isalnum((unsigned char)text[i]) || strchr("-_*", text[i])))
+			while (i < len &&
+			       (isalnum((unsigned char)text[i]) || strchr("-_*", text[i])))
 				i++;
 		} else if (isdigit((unsigned char)c) || c == '-' || c == '+' || c == '.') {
 			bool sign = c == '-' || c == '+';
@@ -1731,12 +1734,13 @@ static char *prepare_text(const char *text, int *include_line)
 
 				while (text[k] == '0')
 					k++;
-				for (digits = 0; isxdigit((unsigned char)text[k + digits]); digits++)
-					;
+				digits = 0;
+				while (isxdigit((unsigned char)text[k + digits]))
+					digits++;
 				i = k + digits;
 				/* 0x80000000 and up would read as negative ints. */
 				if (text[i] != 'L' &&
-				    (digits > 8 || (digits == 8 && strchr("89abcdefABCDEF", text[k]))))
+				    (digits > 8 || (digits == 8 && !strchr("01234567", text[k]))))
 					goto copy_and_mark;
 			} else {
 				i = j;

@@ -387,15 +387,145 @@ static void kill_late(struct sd_loop *loop, struct sd_timer *t)
 	(void)loop;
 	if (!run->unit || run->exited)
 		return;
-	sd_log(&run->d->log, "%s[%d]: still running %.1fs after SIGTERM: SIGKILL",
-	       unit_name(run->unit), (int)run->pid, (double)run->unit->node->shutdown_ns / 1e9);
+	sd_log(&run->d->log, "%s[%d]: still running %.1fs after %s: SIGKILL", unit_name(run->unit),
+	       (int)run->pid, (double)run->unit->node->shutdown_ns / 1e9,
+	       run->stop_sent ? "SIGTERM" : "SIGABRT");
 	signal_run(run, SIGKILL, true);
+}
+
+/*
+ * Stalls, first version: sampled from /proc (the eBPF probes of a later
+ * version see them exactly). A worker is stalled when, for stall_timeout:
+ *  - it stays in uninterruptible sleep (D), or
+ *  - it keeps using CPU while every sample finds it in user space
+ *    (/proc/PID/syscall says "running") and its read/write system call
+ *    counts do not move;
+ * or, with watchdog and ready = notify, when WATCHDOG=1 stops coming.
+ * Waiting in a read or poll (interruptible sleep) is not a stall.
+ */
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* state, utime+stime (ticks), syscr+syscw, and whether it is in user space */
+static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *user)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st, r = 0, w = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return false;
+	/* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime */
+	if (sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", state, &ut, &st) !=
+	    3)
+		return false;
+	*cpu = ut + st;
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) > 0) {
+		if ((p = strstr(buf, "syscr:")))
+			r = strtoull(p + 6, NULL, 10);
+		if ((p = strstr(buf, "syscw:")))
+			w = strtoull(p + 6, NULL, 10);
+	}
+	*io = r + w;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	*user = read_small(path, buf, sizeof(buf)) > 0 && strncmp(buf, "running", 7) == 0;
+	return true;
+}
+
+static uint64_t stall_interval(const struct sd_node *n)
+{
+	uint64_t i = UINT64_MAX;
+
+	if (n->stall_timeout_ns)
+		i = n->stall_timeout_ns / 4;
+	if (n->watchdog_ns && n->watchdog_ns / 2 < i)
+		i = n->watchdog_ns / 2;
+	return i < 50000000u ? 50000000u : i;
+}
+
+static void stalled(struct sd_unit *u, struct sd_run *run, const char *what, uint64_t ns)
+{
+	struct sd_daemon *d = u->d;
+	char stack[2048] = "";
+
+	if (u->stalled)
+		return; /* once per stall */
+	u->stalled = true;
+	sd_log(&d->log, "%s[%d]: stalled: %s for %.1fs%s", unit_name(u), (int)run->pid, what,
+	       (double)ns / 1e9,
+	       u->node->on_stall == SD_STALL_RESTART ? "; stopping it (on_stall = restart)" : "");
+	if (u->node->on_stall != SD_STALL_RESTART)
+		return;
+	if (u->stall_state == 'D') {
+		/* SIGABRT would wait for it to leave D: record where it is in
+		 * the kernel, then SIGKILL. */
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/stack", (int)run->pid);
+		if (read_small(path, stack, sizeof(stack)) > 0)
+			sd_log(&d->log, "%s[%d]: kernel stack:\n%s", unit_name(u), (int)run->pid, stack);
+		signal_run(run, SIGKILL, true);
+		return;
+	}
+	/* SIGABRT, so that it dumps where it was stuck; SIGKILL after shutdown. */
+	signal_run(run, SIGABRT, false);
+	sd_timer_arm(&d->loop, &run->kill_timer, sd_now_ns() + u->node->shutdown_ns);
 }
 
 static void stall_due(struct sd_loop *loop, struct sd_timer *t)
 {
-	(void)loop;
-	(void)t;
+	struct sd_unit *u = (struct sd_unit *)((char *)t - offsetof(struct sd_unit, stall_timer));
+	struct sd_run *run = u->run;
+	const struct sd_node *n = u->node;
+	uint64_t now = sd_now_ns(), cpu, io;
+	bool user, progress;
+	char state;
+
+	if (!run || run->exited || run->stop_sent)
+		return;
+	sd_timer_arm(loop, t, now + stall_interval(n));
+	if (n->watchdog_ns && run->ready) {
+		uint64_t last = run->last_watchdog_ns ? run->last_watchdog_ns : run->started_ns;
+
+		if (now - last >= n->watchdog_ns) {
+			u->stall_state = 'W';
+			stalled(u, run, "no WATCHDOG=1", now - last);
+			return;
+		}
+	}
+	if (!n->stall_timeout_ns || !sample(run->pid, &state, &cpu, &io, &user))
+		return;
+	if (state == 'D')
+		progress = u->stall_state != 'D';
+	else
+		progress = !(state == 'R' && user && cpu > u->stall_cpu && io == u->stall_io);
+	u->stall_cpu = cpu;
+	u->stall_io = io;
+	if (progress) {
+		u->stall_since = now;
+		u->stall_state = state;
+		u->stalled = false;
+		return;
+	}
+	u->stall_state = state;
+	if (now - u->stall_since >= n->stall_timeout_ns)
+		stalled(u, run,
+			state == 'D' ? "in uninterruptible sleep (D)" : "computing without system calls",
+			now - u->stall_since);
 }
 
 /* ---- start ------------------------------------------------------------------------ */
@@ -569,6 +699,12 @@ int sd_worker_start(struct sd_unit *u)
 	if (run->notify_fd >= 0)
 		notify_recv(run);
 	sd_timer_arm(&d->loop, &run->ready_timer, run->started_ns + n->ready_timeout_ns);
+	if (n->stall_timeout_ns || n->watchdog_ns) {
+		u->stall_since = run->started_ns;
+		u->stall_state = 0;
+		u->stall_cpu = u->stall_io = 0;
+		sd_timer_arm(&d->loop, &u->stall_timer, run->started_ns + stall_interval(n));
+	}
 	sd_arm_wait(d);
 	sd_debug(&d->log, "%s[%d]: started", unit_name(u), (int)run->pid);
 	return 0;
@@ -655,6 +791,7 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 	run->exited = true;
 	sd_timer_cancel(&d->loop, &run->ready_timer);
 	sd_timer_cancel(&d->loop, &run->kill_timer);
+	sd_timer_cancel(&d->loop, &u->stall_timer);
 	/* No grandchild survives its worker. */
 	signal_run(run, SIGKILL, true);
 

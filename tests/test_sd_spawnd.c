@@ -478,3 +478,53 @@ Test(spawnd, idle_makes_no_wakeups)
 	cr_assert_leq(after - before, 1, "%ld wake-ups in 2 s of idleness", after - before);
 	cr_assert_eq(spawnd_stop(&E, 5000), 0);
 }
+
+/* ---- stalls ------------------------------------------------------------------------------------ */
+
+/* A worker computing without system calls for stall_timeout is a stall:
+ * on_stall = restart sends SIGABRT (so it dumps where it was), and it is
+ * restarted. */
+Test(spawnd, stall_spinning_restarts)
+{
+	write_conf(&E, HEADER "children = ( { name = \"spin\"; stall_timeout = \"400ms\"; on_stall = \"restart\"; "
+		   "exec = [ \"@T\", \"spin\" ]; " ENV " } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "stalled: computing without system calls for ", 1, 5000);
+	ASSERT_LOG(&E, "killed by SIGABRT", 1, 5000);
+	ASSERT_LOG(&E, "spin: restarting", 1, 5000);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* on_stall = report only reports, once per stall; waiting in a read or a
+ * sleep is not a stall at all. */
+Test(spawnd, stall_report_and_waiting_is_not_stalling)
+{
+	int pids[4];
+
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"spin\"; stall_timeout = \"300ms\"; on_stall = \"report\"; exec = [ \"@T\", \"spin\" ]; " ENV " },"
+		   "{ name = \"idle\"; stall_timeout = \"200ms\"; exec = [ \"@T\", \"sleep\" ]; } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "spin[", 1, 5000);
+	ASSERT_LOG(&E, "stalled: computing without system calls", 1, 5000);
+	msleep(1500);
+	/* One report, for spin: none for idle, which only waits. */
+	cr_assert_eq(count_in(slurp(E.log), "stalled:"), 1, "%s", slurp(E.log));
+	cr_assert_eq(started(&E, pids, 4), 1);
+	cr_assert(alive(pids[0]), "report mode stopped it");
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
+/* With ready = notify and watchdog, missing WATCHDOG=1 pings are a stall. */
+Test(spawnd, watchdog)
+{
+	write_conf(&E, HEADER "children = ( { name = \"w\"; ready = \"notify\"; watchdog = \"400ms\"; "
+		   "exec = [ \"@T\", \"notify\", \"0\", \"100\", \"5\" ]; } );",
+		   "one_for_one", 10);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "stalled: no WATCHDOG=1 for ", 1, 5000);
+	ASSERT_LOG(&E, "w: restarting", 1, 5000);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
