@@ -528,3 +528,30 @@ Test(spawnd, watchdog)
 	ASSERT_LOG(&E, "w: restarting", 1, 5000);
 	cr_assert_eq(spawnd_stop(&E, 5000), 0);
 }
+
+/* ---- sandboxes ---------------------------------------------------------------------------------- */
+
+/* Workers run in their seccomp sandbox: the default profile denies mount,
+ * bpf, ptrace and io_uring; "none" does not; a custom one adds its own. */
+Test(spawnd, sandboxes_block_what_they_claim)
+{
+	char probe[PATH_MAX];
+	const char *log;
+
+	abs_path("SANDBOX_PROBE", "build/tests/progs/sandbox_probe", probe);
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"def\"; restart = \"temporary\"; exec = [ \"%s\", \"mount\", \"bpf\", \"ptrace\", \"io_uring_setup\", \"getpid\" ]; },"
+		   "{ name = \"none\"; restart = \"temporary\"; sandbox = \"none\"; exec = [ \"%s\", \"mount\", \"io_uring_setup\" ]; },"
+		   "{ name = \"cus\"; restart = \"temporary\"; sandbox = { base = \"default\"; deny = [ \"getpid\" ]; io_uring = true; };"
+		   "  exec = [ \"%s\", \"getpid\", \"io_uring_setup\" ]; } );",
+		   "one_for_one", 10, probe, probe, probe);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "not restarted (temporary)", 3, 5000);
+	log = slurp(E.log);
+	cr_assert(strstr(log, ": mount EPERM") && strstr(log, ": bpf EPERM") && strstr(log, ": ptrace EPERM") &&
+		  strstr(log, ": io_uring_setup EPERM"), "%s", log);
+	cr_assert_eq(count_in(log, ": mount EPERM"), 1, "the none profile blocked mount: %s", log);
+	cr_assert(strstr(log, "cus[") && strstr(log, ": getpid EPERM"), "%s", log);
+	cr_assert_eq(count_in(log, ": io_uring_setup EPERM"), 1, "%s", log);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
