@@ -555,3 +555,156 @@ Test(spawnd, sandboxes_block_what_they_claim)
 	cr_assert_eq(count_in(log, ": io_uring_setup EPERM"), 1, "%s", log);
 	cr_assert_eq(spawnd_stop(&E, 5000), 0);
 }
+
+/* ---- chaos ------------------------------------------------------------------------------------------- */
+
+#include <dirent.h>
+
+/* spawnd's children: how many live, how many zombies; up to max pids. */
+static int children_of(pid_t parent, pid_t *pids, int max, int *zombies)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	*zombies = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], buf[512], *p, state;
+		int ppid, fd;
+		ssize_t len;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 2, "%c %d", &state, &ppid) != 2 || ppid != parent)
+			continue;
+		if (state == 'Z') {
+			(*zombies)++;
+			continue;
+		}
+		if (n < max)
+			pids[n] = atoi(e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static long fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Settle: wait until spawnd has exactly `want` live children. */
+static bool settle(pid_t spawnd, int want, long timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+	pid_t pids[256];
+	int z;
+
+	do {
+		if (children_of(spawnd, pids, 256, &z) == want && z == 0)
+			return true;
+		msleep(50);
+	} while (ms_now() < until);
+	return false;
+}
+
+/* Chaos: 100 children killed at random (for 60 s; SD_CHAOS_SECONDS), after
+ * which the tree has its declared shape, there are no zombies, and spawnd's
+ * file descriptors and memory are where they started. */
+Test(spawnd, chaos, .timeout = 180)
+{
+	const char *strategies[4] = { "one_for_one", "one_for_all", "rest_for_one", "one_for_one" };
+	const char *secs = getenv("SD_CHAOS_SECONDS");
+	long seconds = secs ? atol(secs) : 60, fds0, rss0, fds1, rss1, kills = 0;
+	char conf[16384];
+	size_t len = 0;
+	unsigned seed = 42;
+	long long until;
+	pid_t pids[256];
+	int z;
+
+	len += (size_t)snprintf(conf + len, sizeof(conf) - len,
+				"name = \"chaos\"; intensity = 1000000; period = 1; children = (");
+	for (int s = 0; s < 4; s++) {
+		len += (size_t)snprintf(conf + len, sizeof(conf) - len,
+					"%s{ name = \"s%d\"; strategy = \"%s\"; intensity = 1000000; period = 1; children = (",
+					s ? "," : "", s, strategies[s]);
+		for (int c = 0; c < 25; c++)
+			len += (size_t)snprintf(conf + len, sizeof(conf) - len,
+						"%s{ name = \"c%d\"; shutdown = \"1s\"; exec = [ \"@T\", \"sleep\" ]; }",
+						c ? "," : "", c);
+		len += (size_t)snprintf(conf + len, sizeof(conf) - len, "); }");
+	}
+	snprintf(conf + len, sizeof(conf) - len, ");");
+	write_conf(&E, "%s", conf);
+	spawnd_start(&E, NULL);
+	cr_assert(settle(E.pid, 100, 10000), "the tree never came up");
+	msleep(500);
+	fds0 = fd_count(E.pid);
+	rss0 = rss_kib(E.pid);
+
+	until = ms_now() + seconds * 1000;
+	while (ms_now() < until) {
+		int n = children_of(E.pid, pids, 256, &z);
+
+		if (n > 0) {
+			kill(pids[rand_r(&seed) % (unsigned)n], SIGKILL);
+			kills++;
+		}
+		msleep(10 + rand_r(&seed) % 40);
+	}
+	cr_assert(settle(E.pid, 100, 20000), "after %ld kills the tree did not return to 100 children",
+		  kills);
+	cr_assert_eq(children_of(E.pid, pids, 256, &z), 100);
+	cr_assert_eq(z, 0, "%d zombies", z);
+	msleep(500);
+	fds1 = fd_count(E.pid);
+	rss1 = rss_kib(E.pid);
+	cr_log_info("chaos: %ld kills in %ld s; fds %ld -> %ld; RSS %ld -> %ld KiB", kills, seconds,
+		    fds0, fds1, rss0, rss1);
+	cr_assert_eq(fds1, fds0, "fds %ld -> %ld", fds0, fds1);
+	cr_assert_leq(rss1, rss0 + 2048, "RSS %ld -> %ld KiB", rss0, rss1);
+	cr_assert_eq(spawnd_stop(&E, 30000), 0);
+}
