@@ -231,7 +231,7 @@ $(B)/tests/progs/%: tests/progs/%.c
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
 # ASan leaves fatal signals to libgp (whose crash reports the tests check).
-TEST_ENV := GP_TEST_SCALE=0.05 \
+TEST_ENV := GP_TEST_SCALE=0.05 SD_CHAOS_SECONDS=15 \
 	    ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CHECK_TESTS := $(TESTS)

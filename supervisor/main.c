@@ -174,10 +174,12 @@ static int run(struct sd_config *cfg, bool verbose)
 	 * submitted: let them out. */
 	while ((d.log.op.inflight || d.log.len) && sd_loop_step(&d.loop) == 0)
 		;
+	sd_worker_drain(&d);
 	sd_log_fini(&d.log);
+	sd_loop_fini(&d.loop);
+	sd_worker_free_detached(&d);
 	sd_tree_free(&d);
 	sd_cgroups_fini(&d.cg);
-	sd_loop_fini(&d.loop);
 	close(d.sigfd);
 	return d.exit_status;
 }

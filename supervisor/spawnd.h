@@ -48,6 +48,7 @@ struct sd_reader {
 struct sd_run {
 	struct sd_unit *unit; /* NULL once detached (its process is gone) */
 	struct sd_daemon *d;
+	struct sd_run *prev, *next; /* in d->detached, once detached */
 	pid_t pid;
 	int pidfd;
 	uint64_t gen;
@@ -139,6 +140,8 @@ struct sd_daemon {
 	siginfo_t wait_info;
 	bool wait_armed;
 
+	struct sd_run *detached; /* exited runs still waiting for their last completions */
+
 	bool shutting_down;
 	bool done;
 	int exit_status;
@@ -161,6 +164,8 @@ int sd_worker_start(struct sd_unit *u);
 void sd_worker_stop(struct sd_unit *u);
 void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info);
 void sd_arm_wait(struct sd_daemon *d);
+void sd_worker_drain(struct sd_daemon *d);
+void sd_worker_free_detached(struct sd_daemon *d);
 const char *sd_signal_name(int sig);
 
 #endif /* SD_SPAWND_H */

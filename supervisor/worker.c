@@ -174,11 +174,14 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Free a detached run once the kernel is done with its buffers. */
-static void run_maybe_free(struct sd_run *run)
+static void run_free(struct sd_run *run)
 {
-	if (run->unit || run_busy(run))
-		return;
+	if (run->prev)
+		run->prev->next = run->next;
+	else if (run->d->detached == run)
+		run->d->detached = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
 	close_fd(&run->pidfd);
 	close_fd(&run->errfd);
 	close_fd(&run->out.fd);
@@ -187,6 +190,14 @@ static void run_maybe_free(struct sd_run *run)
 	close_fd(&run->notify_fd);
 	sd_cgroup_destroy(&run->cg);
 	free(run);
+}
+
+/* Free a detached run once the kernel is done with its buffers. */
+static void run_maybe_free(struct sd_run *run)
+{
+	if (run->unit || run_busy(run))
+		return;
+	run_free(run);
 }
 
 static void cancel_op(struct sd_daemon *d, struct sd_op *op)
@@ -833,6 +844,12 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 		cancel_op(d, &run->err.op);
 	}
 	cancel_op(d, &run->rdy.op);
+	if (run_busy(run)) { /* until its last completions come */
+		run->next = d->detached;
+		if (d->detached)
+			d->detached->prev = run;
+		d->detached = run;
+	}
 	run_maybe_free(run);
 	sd_child_exited(u, normal);
 }
@@ -867,4 +884,32 @@ void sd_arm_wait(struct sd_daemon *d)
 	sqe->file_index = WEXITED;
 	sqe->addr2 = (uint64_t)(uintptr_t)&d->wait_info;
 	d->wait_armed = true;
+}
+
+/*
+ * At exit: the runs whose pipes are still being read (a descendant that
+ * held them open was killed a moment ago) get their last completions, or
+ * are cancelled; whatever remains after a second is freed once the ring is
+ * gone (the caller tears it down first).
+ */
+void sd_worker_drain(struct sd_daemon *d)
+{
+	uint64_t until = sd_now_ns() + 1000000000u;
+
+	for (struct sd_run *run = d->detached; run; run = run->next) {
+		cancel_op(d, &run->out.op);
+		cancel_op(d, &run->err.op);
+		cancel_op(d, &run->rdy.op);
+		cancel_op(d, &run->notify_op);
+		cancel_op(d, &run->err_op);
+	}
+	while (d->detached && sd_now_ns() < until && sd_loop_step(&d->loop) == 0)
+		;
+}
+
+/* After the ring is gone, nothing the kernel does touches them. */
+void sd_worker_free_detached(struct sd_daemon *d)
+{
+	while (d->detached)
+		run_free(d->detached);
 }

@@ -97,6 +97,16 @@ static inline bool scaled_down(void)
 	return test_scale() < 1.0;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+/* Criterion reports a test before LeakSanitizer's report at exit would
+ * come: check for leaks now, so that one fails the test. */
+#define ASSERT_NO_LEAKS() \
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (report above)")
+#else
+#define ASSERT_NO_LEAKS() ((void)0)
+#endif
+
 /* Run fn(arg) as the first process with `schedulers` schedulers (0: default). */
 static inline void run_gp(gp_fn fn, void *arg, unsigned schedulers)
 {
@@ -107,6 +117,7 @@ static inline void run_gp(gp_fn fn, void *arg, unsigned schedulers)
 	r = gp_main(fn, arg, &cfg);
 	cr_assert_eq(r, 0, "gp_main: %s", strerror(-r));
 	ASSERT_CHECKS();
+	ASSERT_NO_LEAKS();
 }
 
 static inline uint64_t now_ns(void)
