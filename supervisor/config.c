@@ -42,7 +42,7 @@
 #define NSEC_PER_SEC 1000000000ull
 
 /* The PATH children get, and where bare program names are looked up. */
-#define CLEAN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CLEAN_PATH SD_CLEAN_PATH
 
 #define NAME_MAX_LEN 64
 #define INTENSITY_MAX (1u << 20) /* sv_init's bound: it keeps that many restart times */

@@ -118,6 +118,9 @@ struct sd_config {
 	struct sd_node *root;
 };
 
+/* The PATH children get, and bare program names are looked up in. */
+#define SD_CLEAN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* Errors, each one line: "FILE:LINE: KEY: what is wrong". */
 struct sd_errors {
 	char **msgs;

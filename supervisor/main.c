@@ -11,6 +11,7 @@
  * configuration error, 111 a system failure at start (spawnd(8)).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -233,7 +234,7 @@ static int cmd_exec(int argc, char **argv, bool verbose)
 	};
 	const char *name = NULL, *restart = "permanent", *intensity = "1", *period = "5",
 		   *sandbox = "default", *ready = "exec";
-	char *text = NULL, cwd[4096];
+	char *text = NULL, cwd[4096], defname[65];
 	size_t len = 0, cap = 0;
 	struct sd_errors errs = { 0 };
 	struct sd_config *cfg;
@@ -263,9 +264,17 @@ static int cmd_exec(int argc, char **argv, bool verbose)
 		return SD_EXIT_USAGE;
 	}
 	if (!name) {
+		/* The command's base name, made a valid child name ("g++" ->
+		 * "g__"); --name for another. */
 		const char *slash = strrchr(argv[optind], '/');
 
-		name = slash ? slash + 1 : argv[optind];
+		snprintf(defname, sizeof(defname), "%s", slash ? slash + 1 : argv[optind]);
+		for (char *p = defname; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+				*p = '_';
+		if (!defname[0] || !strcmp(defname, ".") || !strcmp(defname, ".."))
+			snprintf(defname, sizeof(defname), "child");
+		name = defname;
 	}
 	/* The one-child tree, written as a configuration so that it gets the
 	 * same checks. Option values land in strings: no injection. */

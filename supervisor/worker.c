@@ -49,27 +49,50 @@ const char *sd_signal_name(int sig)
 
 /* ---- preparation, once per worker ------------------------------------------- */
 
+/* Whether env sets the variable that `assignment` ("NAME=...") sets. */
+static bool env_sets(char *const *env, const char *assignment)
+{
+	size_t len = strcspn(assignment, "=") + 1;
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], assignment, len) == 0)
+			return true;
+	return false;
+}
+
+/* The clean environment: PATH, HOME, LANG, then the node's env, which may
+ * replace them (each name once: getenv takes the first). */
 static char **env_base(const struct sd_node *n, const char *home)
 {
 	const char *lang = getenv("LANG");
+	char *base[3] = { NULL, NULL, NULL };
 	size_t extra = 0, k = 0;
-	char **envp;
+	char **envp = NULL;
 
 	while (n->env && n->env[extra])
 		extra++;
-	envp = calloc(extra + 5, sizeof(*envp)); /* PATH HOME LANG NOTIFY_SOCKET NULL */
-	if (!envp)
-		return NULL;
-	if (asprintf(&envp[k++], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
-	    asprintf(&envp[k++], "HOME=%s", home) < 0 ||
-	    asprintf(&envp[k++], "LANG=%s", lang ? lang : "C.UTF-8") < 0)
+	if (asprintf(&base[0], "PATH=%s", SD_CLEAN_PATH) < 0 ||
+	    asprintf(&base[1], "HOME=%s", home) < 0 ||
+	    asprintf(&base[2], "LANG=%s", lang && *lang ? lang : "C.UTF-8") < 0)
 		goto fail;
+	envp = calloc(extra + 5, sizeof(*envp)); /* base, env, NOTIFY_SOCKET, NULL */
+	if (!envp)
+		goto fail;
+	for (int i = 0; i < 3; i++) {
+		if (env_sets(n->env, base[i]))
+			free(base[i]);
+		else
+			envp[k++] = base[i];
+		base[i] = NULL;
+	}
 	for (size_t i = 0; i < extra; i++)
 		if (!(envp[k++] = strdup(n->env[i])))
 			goto fail;
 	return envp;
 fail:
-	for (size_t i = 0; i < k; i++)
+	for (int i = 0; i < 3; i++)
+		free(base[i]);
+	for (size_t i = 0; envp && i < k; i++)
 		free(envp[i]);
 	free(envp);
 	return NULL;

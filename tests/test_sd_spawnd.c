@@ -712,3 +712,61 @@ Test(spawnd, chaos, .timeout = 180)
 #endif
 	cr_assert_eq(spawnd_stop(&E, 30000), 0);
 }
+
+/* ---- check and exec --------------------------------------------------------------------------- */
+
+static int run_cmd(const char *const *argv, char *out, size_t size)
+{
+	int pipefd[2], st;
+	size_t len = 0;
+	pid_t pid;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (ssize_t n; (n = read(pipefd[0], out + len, size - 1 - len)) > 0;)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* spawnd check: 0 and "ok" for a good file, saying which sandboxes let
+ * io_uring through; 2 and located errors for a bad one; nothing runs. */
+Test(spawnd, check)
+{
+	const char *argv[] = { E.spawnd, "check", E.conf, NULL };
+	char out[8192];
+
+	write_conf(&E, HEADER "children = ( { name = \"u\"; sandbox = { base = \"strict\"; io_uring = true; }; "
+		   "exec = [ \"@T\", \"sleep\" ]; " ENV " } );", "one_for_one", 1);
+	cr_assert_eq(run_cmd(argv, out, sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "u: sandbox allows io_uring"), "%s", out);
+	cr_assert(strstr(out, ": ok"), "%s", out);
+	write_conf(&E, HEADER "children = ( { name = \"u\"; restart = \"always\"; exec = [ \"@T\", \"sleep\" ]; } );",
+		   "one_for_one", 1);
+	cr_assert_eq(run_cmd(argv, out, sizeof(out)), 2, "%s", out);
+	cr_assert(strstr(out, "spawnd.conf:2: u: restart: "), "%s", out);
+	cr_assert_eq(access(E.rec, F_OK), -1, "check started something");
+}
+
+/* spawnd exec: one command supervised with no file; --intensity 1 lets it
+ * be restarted once, then spawnd gives up with 1. */
+Test(spawnd, exec_command)
+{
+	const char *argv[] = { E.spawnd, "exec", "--intensity", "1", "--period", "60", "--", E.sdtest,
+			       "exit", "5", NULL };
+	char out[8192];
+
+	cr_assert_eq(run_cmd(argv, out, sizeof(out)), 1, "%s", out);
+	cr_assert_eq(count_in(out, "exited with status 5"), 2, "%s", out);
+	cr_assert(strstr(out, "sdtest: restarting (one_for_one, restart 1 of 1 in 60s)"), "%s", out);
+}
