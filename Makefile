@@ -60,7 +60,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config liburing-dev libconfig-dev libseccomp-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev
 DEB_TEST  := libcriterion-dev
 DEB_BENCH := erlang-base golang-go
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
@@ -257,6 +257,27 @@ check: $(CHECK_TESTS) libgp $(EXAMPLES)
 ifeq ($(SAN)$(TSAN),)
 	$(Q)tests/install.sh $(B) $(CC)
 endif
+
+# ---- fuzzing ---------------------------------------------------------------------
+
+# make fuzz: the configuration parser under libFuzzer for FUZZ_SECONDS, from
+# the seed corpus (copied: libFuzzer adds what it finds to its corpus).
+FUZZ_SECONDS ?= 60
+FUZZ_CONFIG  := build/fuzz/fuzz_config
+
+$(FUZZ_CONFIG): tests/fuzz/fuzz_config.c supervisor/config.c supervisor/strategy.c \
+		supervisor/config.h | $(DEPS_STAMP)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Isupervisor -o $@ \
+		tests/fuzz/fuzz_config.c supervisor/config.c supervisor/strategy.c \
+		$(shell $(PKG_CONFIG) --cflags --libs libconfig)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_CONFIG)
+	$(Q)rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp tests/fuzz/corpus/config/* build/fuzz/corpus/
+	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/config.dict \
+		-print_final_stats=1 build/fuzz/corpus
 
 # ---- demo, benchmarks ----------------------------------------------------------
 

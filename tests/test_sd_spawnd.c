@@ -393,6 +393,20 @@ Test(spawnd, limits)
 	cr_assert_eq(spawnd_stop(&E, 10000), 0);
 }
 
+/* memory: a worker that goes over its limit is killed by the kernel (the
+ * memory controller, v2 or v1), and spawnd reports it. */
+Test(spawnd, memory_limit)
+{
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"hog\"; limits = { memory = \"32M\"; }; exec = [ \"@T\", \"alloc\", \"200\" ]; } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "hog[", 1, 5000);
+	ASSERT_LOG(&E, "killed by SIGKILL", 1, 10000);
+	cr_assert_null(strstr(slurp(E.log), "ALLOCATED 200"), "%s", slurp(E.log));
+	spawnd_stop(&E, 5000);
+}
+
 /* Output is logged line by line, tagged with name and pid; a child that
  * floods cannot stop spawnd from doing its work. */
 Test(spawnd, output_and_flood)

@@ -18,6 +18,7 @@
  *   sdtest limits                   print RLIMIT_NOFILE and RLIMIT_CORE, sleep
  *   sdtest fork-bomb                fork until it fails; print how many, sleep
  *   sdtest spin                     compute for ever, no system calls
+ *   sdtest alloc MB                 touch MB mebibytes, print "ALLOCATED MB", sleep
  *
  * Every command first appends "START <pid> <ms since epoch>" to $SDTEST_LOG
  * if set (so tests see restarts and their order), and on SIGTERM appends
@@ -201,6 +202,18 @@ int main(int argc, char **argv)
 				forever();
 		}
 		printf("FORKED %d errno %d\n", n, errno);
+		fflush(stdout);
+		forever();
+	}
+	if (!strcmp(cmd, "alloc")) {
+		for (long i = 0; i < a; i++) {
+			char *p = malloc(1 << 20);
+
+			if (!p)
+				break;
+			memset(p, 1, 1 << 20);
+		}
+		printf("ALLOCATED %ld\n", a);
 		fflush(stdout);
 		forever();
 	}
