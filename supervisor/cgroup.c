@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "util.h"
 
 /* Write a short string to dir/file; 0 or -errno. */
 static int write_file(const char *dir, const char *file, const char *val)
@@ -31,21 +32,6 @@ static int write_file(const char *dir, const char *file, const char *val)
 		r = -errno;
 	close(fd);
 	return r;
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return (int)n;
 }
 
 /* The mount point of a hierarchy: cgroup2 (v1 == NULL), or the v1 one that
@@ -117,7 +103,7 @@ static void reap_tree(const char *dir, bool v2_kill)
 	if (v2_kill)
 		(void)write_file(dir, "cgroup.kill", "1");
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	if (read_file(path, buf, sizeof(buf)) > 0) {
+	if (sd_read_file(path, buf, sizeof(buf)) > 0) {
 		for (char *p = buf; *p;) {
 			long pid = strtol(p, &p, 10);
 
@@ -163,7 +149,7 @@ static void reap_leftovers(const char *parent, bool v2_kill)
 		if (*end || pid == (unsigned long)getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%lu/comm", pid);
-		if (read_file(path, comm, sizeof(comm)) > 0 && strncmp(comm, "spawnd", 6) == 0)
+		if (sd_read_file(path, comm, sizeof(comm)) > 0 && strncmp(comm, "spawnd", 6) == 0)
 			continue; /* another spawnd, alive */
 		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
 		reap_tree(path, v2_kill);
@@ -208,7 +194,7 @@ void sd_cgroups_init(struct sd_cgroups *cg)
 			cg->v2_kill = access(path, F_OK) == 0;
 			/* Controllers for limits, where our parent offers them. */
 			snprintf(path, sizeof(path), "%s/cgroup.controllers", cg->v2_base);
-			if (read_file(path, buf, sizeof(buf)) > 0) {
+			if (sd_read_file(path, buf, sizeof(buf)) > 0) {
 				if (strstr(buf, "pids") &&
 				    write_file(cg->v2_base, "cgroup.subtree_control", "+pids") == 0)
 					cg->v2_pids = true;
@@ -353,7 +339,7 @@ int sd_cgroup_kill(struct sd_cgroups *cg, struct sd_cgroup *c)
 	/* No cgroup.kill (before 5.14) or only v1: one by one. A process
 	 * forking as we go is caught by the caller's next attempt. */
 	snprintf(path, sizeof(path), "%s/cgroup.procs", c->v2_path ? c->v2_path : c->v1_paths[0]);
-	r = read_file(path, buf, sizeof(buf));
+	r = sd_read_file(path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	for (char *p = buf; *p;) {
@@ -374,12 +360,12 @@ bool sd_cgroup_empty(const struct sd_cgroup *c)
 
 	if (c->v2_path) {
 		snprintf(path, sizeof(path), "%s/cgroup.events", c->v2_path);
-		if (read_file(path, buf, sizeof(buf)) > 0)
+		if (sd_read_file(path, buf, sizeof(buf)) > 0)
 			return strstr(buf, "populated 0") != NULL;
 	}
 	for (int i = 0; i < c->nv1; i++) {
 		snprintf(path, sizeof(path), "%s/cgroup.procs", c->v1_paths[i]);
-		if (read_file(path, buf, sizeof(buf)) > 0)
+		if (sd_read_file(path, buf, sizeof(buf)) > 0)
 			return false;
 	}
 	return true;

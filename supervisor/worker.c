@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "spawnd.h"
+#include "util.h"
 
 #define RING_BYTES (64u << 10)
 
@@ -437,21 +438,6 @@ static void kill_late(struct sd_loop *loop, struct sd_timer *t)
  * or, with watchdog and ready = notify, when WATCHDOG=1 stops coming.
  * Waiting in a read or poll (interruptible sleep) is not a stall.
  */
-static int read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return (int)n;
-}
-
 /* state, utime+stime (ticks), syscr+syscw, and whether it is in user space */
 static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *user)
 {
@@ -459,7 +445,7 @@ static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *us
 	unsigned long long ut, st, r = 0, w = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+	if (sd_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
 		return false;
 	/* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt
 	 * cminflt majflt cmajflt utime stime */
@@ -468,7 +454,7 @@ static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *us
 		return false;
 	*cpu = ut + st;
 	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) > 0) {
+	if (sd_read_file(path, buf, sizeof(buf)) > 0) {
 		if ((p = strstr(buf, "syscr:")))
 			r = strtoull(p + 6, NULL, 10);
 		if ((p = strstr(buf, "syscw:")))
@@ -476,7 +462,7 @@ static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *us
 	}
 	*io = r + w;
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	*user = read_small(path, buf, sizeof(buf)) > 0 && strncmp(buf, "running", 7) == 0;
+	*user = sd_read_file(path, buf, sizeof(buf)) > 0 && strncmp(buf, "running", 7) == 0;
 	return true;
 }
 
@@ -510,7 +496,7 @@ static void stalled(struct sd_unit *u, struct sd_run *run, const char *what, uin
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/%d/stack", (int)run->pid);
-		if (read_small(path, stack, sizeof(stack)) > 0)
+		if (sd_read_file(path, stack, sizeof(stack)) > 0)
 			sd_log(&d->log, "%s[%d]: kernel stack:\n%s", unit_name(u), (int)run->pid, stack);
 		signal_run(run, SIGKILL, true);
 		return;
