@@ -110,7 +110,6 @@ static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t 
 static int run(struct sd_config *cfg, bool verbose)
 {
 	struct sd_daemon d = { .cfg = cfg, .sigfd = -1 };
-	struct rlimit nofile;
 	char err[512];
 	sigset_t mask;
 	int r;
@@ -122,8 +121,8 @@ static int run(struct sd_config *cfg, bool verbose)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		sd_log(&d.log, "warning: cannot become a subreaper: %s", strerror(errno));
 	/* As many files as we may; children get what we were given. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		struct rlimit raised = { nofile.rlim_max, nofile.rlim_max };
+	if (getrlimit(RLIMIT_NOFILE, &d.nofile) == 0 && d.nofile.rlim_cur < d.nofile.rlim_max) {
+		struct rlimit raised = { d.nofile.rlim_max, d.nofile.rlim_max };
 
 		(void)setrlimit(RLIMIT_NOFILE, &raised);
 	}

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
@@ -141,6 +142,7 @@ struct sd_daemon {
 	bool wait_armed;
 
 	struct sd_run *detached; /* exited runs still waiting for their last completions */
+	struct rlimit nofile;    /* what spawnd was given: children get it back */
 
 	bool shutting_down;
 	bool done;

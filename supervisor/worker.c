@@ -672,6 +672,8 @@ int sd_worker_start(struct sd_unit *u)
 	if (n->limits.has_nofile)
 		l.rlim[l.nrlim++] = (typeof(l.rlim[0])){
 			RLIMIT_NOFILE, { n->limits.nofile, n->limits.nofile } };
+	else if (d->nofile.rlim_max) /* what spawnd was given, not what it raised */
+		l.rlim[l.nrlim++] = (typeof(l.rlim[0])){ RLIMIT_NOFILE, d->nofile };
 	if (n->limits.has_core)
 		l.rlim[l.nrlim++] = (typeof(l.rlim[0])){
 			RLIMIT_CORE,

@@ -73,6 +73,13 @@ static inline void env_setup(struct sd_env *e)
 	e->pid = -1;
 }
 
+/* Tests of what only root can set up (other users, cgroups) skip without it. */
+#define NEED_ROOT(why)                                                   \
+	do {                                                             \
+		if (geteuid() != 0)                                      \
+			cr_skip_test("needs root: %s", why);             \
+	} while (0)
+
 static inline void env_cleanup(struct sd_env *e)
 {
 	char cmd[PATH_MAX + 16];

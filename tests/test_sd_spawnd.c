@@ -6,6 +6,8 @@
  */
 #include "sd_test.h"
 
+#include <sys/resource.h>
+
 #define HEADER "name = \"t\"; strategy = \"%s\"; intensity = %d; period = 60;\n"
 #define ENV    "env = [ \"SDTEST_LOG=@R\" ];"
 
@@ -252,6 +254,7 @@ Test(spawnd, no_grandchild_survives_stop)
 {
 	char pidfile[128];
 	pid_t g;
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; } );",
@@ -271,6 +274,7 @@ Test(spawnd, no_grandchild_survives_crash)
 	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
@@ -295,6 +299,7 @@ Test(spawnd, no_orphan_outlives_spawnd_for_long)
 	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
@@ -374,11 +379,45 @@ Test(spawnd, clean_environment)
 	cr_assert_eq(spawnd_stop(&E, 5000), 0);
 }
 
+/* A worker runs in its own session, as its user and group, with only
+ * stdin, stdout, stderr (and its readiness fd) open, and spawnd's original
+ * open-files limit (spawnd raises its own). */
+Test(spawnd, launch_environment)
+{
+	struct rlimit nofile;
+	char want[128];
+	const char *log, *line;
+	int pid = 0, sid = 0, pgid = 0;
+	NEED_ROOT("a child runs as nobody");
+
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	write_conf(&E, HEADER "children = ( "
+		   "{ name = \"me\"; exec = [ \"@T\", \"ids\" ]; },"
+		   "{ name = \"nobody\"; user = \"nobody\"; group = \"nogroup\"; ready = \"fd:7\"; "
+		   "  exec = [ \"@T\", \"ids\" ]; ready_timeout = \"30s\"; } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, ": IDS ", 2, 5000);
+	log = slurp(E.log);
+	line = strstr(log, "me[");
+	cr_assert_not_null(line);
+	line = strstr(line, "IDS ");
+	cr_assert_eq(sscanf(line, "IDS uid %*d gid %*d sid %d pgid %d pid %d", &sid, &pgid, &pid), 3);
+	cr_assert(sid == pid && pgid == pid, "not its own session: %s", line);
+	snprintf(want, sizeof(want), "nofile %llu fds: 0 1 2\n", (unsigned long long)nofile.rlim_cur);
+	cr_assert(strstr(line, want), "want \"%s\" in %s", want, line);
+	line = strstr(strstr(log, "nobody["), "IDS ");
+	cr_assert(strstr(line, "IDS uid 65534 gid 65534 "), "%s", line);
+	cr_assert(strstr(line, "fds: 0 1 2 7\n"), "%s", line);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
 /* Limits: nofile and core as rlimits; pids through a cgroup controller. */
 Test(spawnd, limits)
 {
 	const char *log;
 	int forked = -1;
+	NEED_ROOT("cgroup pids controller");
 
 	write_conf(&E, HEADER "children = ( "
 		   "{ name = \"l\"; limits = { nofile = 64; core = \"0\"; }; exec = [ \"@T\", \"limits\" ]; },"
@@ -406,6 +445,7 @@ Test(spawnd, memory_limit)
 	cr_assert_null(strstr(slurp(E.log), "ALLOCATED 200"), "%s", slurp(E.log));
 	spawnd_stop(&E, 5000);
 }
+	NEED_ROOT("cgroup memory controller");
 
 /* Output is logged line by line, tagged with name and pid; a child that
  * floods cannot stop spawnd from doing its work. */

@@ -19,6 +19,7 @@
  *   sdtest fork-bomb                fork until it fails; print how many, sleep
  *   sdtest spin                     compute for ever, no system calls
  *   sdtest alloc MB                 touch MB mebibytes, print "ALLOCATED MB", sleep
+ *   sdtest ids                      print "IDS uid gid sid pgid nofile fds: LIST", sleep
  *
  * Every command first appends "START <pid> <ms since epoch>" to $SDTEST_LOG
  * if set (so tests see restarts and their order), and on SIGTERM appends
@@ -202,6 +203,21 @@ int main(int argc, char **argv)
 				forever();
 		}
 		printf("FORKED %d errno %d\n", n, errno);
+		fflush(stdout);
+		forever();
+	}
+	if (!strcmp(cmd, "ids")) {
+		struct rlimit nofile;
+		char fds[512] = "";
+		size_t len = 0;
+
+		getrlimit(RLIMIT_NOFILE, &nofile);
+		for (int fd = 0; fd < 64; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				len += (size_t)snprintf(fds + len, sizeof(fds) - len, " %d", fd);
+		printf("IDS uid %d gid %d sid %d pgid %d pid %d nofile %llu fds:%s\n", (int)getuid(),
+		       (int)getgid(), (int)getsid(0), (int)getpgid(0), (int)getpid(),
+		       (unsigned long long)nofile.rlim_cur, fds);
 		fflush(stdout);
 		forever();
 	}
