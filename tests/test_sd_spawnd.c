@@ -254,8 +254,8 @@ Test(spawnd, no_grandchild_survives_stop)
 {
 	char pidfile[128];
 	pid_t g;
-	NEED_ROOT("a cgroup contains the escaped grandchild");
 
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; } );",
 		   "one_for_one", 10, pidfile);
@@ -274,8 +274,8 @@ Test(spawnd, no_grandchild_survives_crash)
 	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
-	NEED_ROOT("a cgroup contains the escaped grandchild");
 
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
 		   "one_for_one", 10, pidfile);
@@ -299,8 +299,8 @@ Test(spawnd, no_orphan_outlives_spawnd_for_long)
 	char pidfile[128];
 	pid_t g, worker;
 	int pids[4];
-	NEED_ROOT("a cgroup contains the escaped grandchild");
 
+	NEED_ROOT("a cgroup contains the escaped grandchild");
 	snprintf(pidfile, sizeof(pidfile), "%s/grandchild", E.dir);
 	write_conf(&E, HEADER "children = ( { name = \"o\"; exec = [ \"@T\", \"orphan\", \"%s\" ]; " ENV " } );",
 		   "one_for_one", 10, pidfile);
@@ -388,8 +388,8 @@ Test(spawnd, launch_environment)
 	char want[128];
 	const char *log, *line;
 	int pid = 0, sid = 0, pgid = 0;
-	NEED_ROOT("a child runs as nobody");
 
+	NEED_ROOT("a child runs as nobody");
 	getrlimit(RLIMIT_NOFILE, &nofile);
 	write_conf(&E, HEADER "children = ( "
 		   "{ name = \"me\"; exec = [ \"@T\", \"ids\" ]; },"
@@ -417,8 +417,8 @@ Test(spawnd, limits)
 {
 	const char *log;
 	int forked = -1;
-	NEED_ROOT("cgroup pids controller");
 
+	NEED_ROOT("cgroup pids controller");
 	write_conf(&E, HEADER "children = ( "
 		   "{ name = \"l\"; limits = { nofile = 64; core = \"0\"; }; exec = [ \"@T\", \"limits\" ]; },"
 		   "{ name = \"p\"; limits = { pids = 16; }; exec = [ \"@T\", \"fork-bomb\" ]; } );",
@@ -436,6 +436,7 @@ Test(spawnd, limits)
  * memory controller, v2 or v1), and spawnd reports it. */
 Test(spawnd, memory_limit)
 {
+	NEED_ROOT("cgroup memory controller");
 	write_conf(&E, HEADER "children = ( "
 		   "{ name = \"hog\"; limits = { memory = \"32M\"; }; exec = [ \"@T\", \"alloc\", \"200\" ]; } );",
 		   "one_for_one", 1);
@@ -445,7 +446,6 @@ Test(spawnd, memory_limit)
 	cr_assert_null(strstr(slurp(E.log), "ALLOCATED 200"), "%s", slurp(E.log));
 	spawnd_stop(&E, 5000);
 }
-	NEED_ROOT("cgroup memory controller");
 
 /* Output is logged line by line, tagged with name and pid; a child that
  * floods cannot stop spawnd from doing its work. */
