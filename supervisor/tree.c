@@ -204,8 +204,7 @@ void sd_child_ready(struct sd_unit *u)
 /* "restart 2 of 5 in 10s" */
 static void budget(const struct sd_unit *p, char *buf, size_t size)
 {
-	uint64_t hist[1];
-	uint32_t n = sv_history(&p->sv, sd_now_ns(), hist, 0);
+	uint32_t n = sv_history(&p->sv, sd_now_ns(), NULL, 0); /* how many, only */
 
 	snprintf(buf, size, "restart %u of %u in %.0fs", n, p->sv.intensity,
 		 (double)p->sv.period_ns / 1e9);
