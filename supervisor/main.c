@@ -184,6 +184,19 @@ static int run(struct sd_config *cfg, bool verbose)
 	return d.exit_status;
 }
 
+/* Run what sd_config_load or sd_config_parse returned (r), or say why not. */
+static int run_loaded(int r, struct sd_config *cfg, struct sd_errors *errs, bool verbose)
+{
+	if (r < 0) {
+		print_errors(errs);
+		sd_errors_free(errs);
+		return SD_EXIT_USAGE;
+	}
+	r = run(cfg, verbose);
+	sd_config_free(cfg);
+	return r;
+}
+
 /* ---- spawnd exec: a one-child tree from the command line --------------------------- */
 
 /* A libconfig string literal. */
@@ -306,14 +319,7 @@ static int cmd_exec(int argc, char **argv, bool verbose)
 	}
 	r = sd_config_parse(text, "command line", cwd, &cfg, &errs);
 	free(text);
-	if (r < 0) {
-		print_errors(&errs);
-		sd_errors_free(&errs);
-		return SD_EXIT_USAGE;
-	}
-	r = run(cfg, verbose);
-	sd_config_free(cfg);
-	return r;
+	return run_loaded(r, cfg, &errs, verbose);
 }
 
 int main(int argc, char **argv)
@@ -364,12 +370,5 @@ int main(int argc, char **argv)
 		return SD_EXIT_USAGE;
 	}
 	r = sd_config_load(file, &cfg, &errs);
-	if (r < 0) {
-		print_errors(&errs);
-		sd_errors_free(&errs);
-		return SD_EXIT_USAGE;
-	}
-	r = run(cfg, verbose);
-	sd_config_free(cfg);
-	return r;
+	return run_loaded(r, cfg, &errs, verbose);
 }
