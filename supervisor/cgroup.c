@@ -11,6 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -223,6 +227,48 @@ void sd_cgroups_init(struct sd_cgroups *cg)
 	}
 }
 
+/*
+ * The guard: a small process of spawnd's own, forked at start, that waits
+ * for spawnd to die. If spawnd is SIGKILLed its direct children die with it
+ * (PR_SET_PDEATHSIG), but what they started lives on in spawnd's cgroups:
+ * the guard ends it at once. After a clean exit spawnd has already removed
+ * its groups, and the guard finds nothing to do.
+ */
+void sd_cgroups_guard(struct sd_cgroups *cg)
+{
+	pid_t spawnd = getpid();
+	struct pollfd pfd;
+	sigset_t all;
+	pid_t pid;
+
+	if (!cg->v2_base && !cg->v1_pids && !cg->v1_memory)
+		return;
+	pid = fork();
+	if (pid != 0) {
+		cg->guard = pid > 0 ? pid : 0;
+		return;
+	}
+	/* Only what it needs: no ring, no pipes, no terminal, no signals. */
+	close_range(0, ~0u, 0);
+	setsid();
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_NAME, "spawnd-guard");
+	pfd.fd = (int)syscall(SYS_pidfd_open, spawnd, 0);
+	pfd.events = POLLIN;
+	if (pfd.fd < 0)
+		_exit(0);
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+	if (cg->v2_base && access(cg->v2_base, F_OK) == 0)
+		reap_tree(cg->v2_base, cg->v2_kill);
+	if (cg->v1_pids && access(cg->v1_pids, F_OK) == 0)
+		reap_tree(cg->v1_pids, false);
+	if (cg->v1_memory && access(cg->v1_memory, F_OK) == 0)
+		reap_tree(cg->v1_memory, false);
+	_exit(0);
+}
+
 void sd_cgroups_fini(struct sd_cgroups *cg)
 {
 	if (cg->v2_base_fd >= 0)
@@ -236,6 +282,11 @@ void sd_cgroups_fini(struct sd_cgroups *cg)
 	free(cg->v2_base);
 	free(cg->v1_pids);
 	free(cg->v1_memory);
+	if (cg->guard > 0) {
+		/* Nothing left to guard. */
+		kill(cg->guard, SIGKILL);
+		waitpid(cg->guard, NULL, 0);
+	}
 	*cg = (struct sd_cgroups){ .v2_base_fd = -1 };
 }
 

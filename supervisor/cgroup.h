@@ -27,6 +27,7 @@ struct sd_cgroups {
 	char *v1_pids;  /* v1 hierarchy bases; NULL: none */
 	char *v1_memory;
 	char why[256];  /* what is missing, for the degraded notice */
+	pid_t guard;    /* see sd_cgroups_guard; 0: none */
 };
 
 struct sd_cgroup {
@@ -41,6 +42,10 @@ struct sd_cgroup {
  * previous spawnd left behind. Never fails: what is missing is in why. */
 void sd_cgroups_init(struct sd_cgroups *cg);
 void sd_cgroups_fini(struct sd_cgroups *cg);
+
+/* Fork the guard that ends our groups' processes if spawnd dies without
+ * cleaning up (SIGKILL). */
+void sd_cgroups_guard(struct sd_cgroups *cg);
 
 /* A fresh group named `name` with the limits applied. -errno; *ret is
  * usable (possibly without v2) when 0. *unenforced gets the limits that

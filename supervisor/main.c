@@ -146,6 +146,7 @@ static int run(struct sd_config *cfg, bool verbose)
 	sd_cgroups_init(&d.cg);
 	if (d.cg.why[0])
 		sd_log(&d.log, "degraded: %s", d.cg.why);
+	sd_cgroups_guard(&d.cg);
 	r = sd_tree_build(&d, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "spawnd: %s\n", err);
