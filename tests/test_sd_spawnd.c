@@ -613,7 +613,8 @@ Test(spawnd, sandboxes_block_what_they_claim)
 
 #include <dirent.h>
 
-/* spawnd's children: how many live, how many zombies; up to max pids. */
+/* spawnd's children (its workers, not its guard): how many live, how many
+ * zombies; up to max pids. */
 static int children_of(pid_t parent, pid_t *pids, int max, int *zombies)
 {
 	DIR *d = opendir("/proc");
@@ -642,6 +643,8 @@ static int children_of(pid_t parent, pid_t *pids, int max, int *zombies)
 		p = strrchr(buf, ')');
 		if (!p || sscanf(p + 2, "%c %d", &state, &ppid) != 2 || ppid != parent)
 			continue;
+		if (strstr(buf, "(spawnd-guard)"))
+			continue; /* spawnd's own */
 		if (state == 'Z') {
 			(*zombies)++;
 			continue;

@@ -97,21 +97,25 @@ cleanup() {
 	local rc=$? pid pids i
 	set +e
 	trap - EXIT INT TERM
-	for pid in "${!LIVE[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
+	# Everything started has $T in its command line or working directory:
+	# the supervisors first, then what is left (children, leaked grandchildren).
 	if [[ -x $SVB ]]; then
 		for ((i = 0; i < 100; i++)); do
 			pids=$("$SVB" scan "$T")
 			[[ -n $pids ]] || break
+			for pid in $pids; do
+				[[ -n ${LIVE[$pid]:-} ]] && kill -KILL "$pid" 2>/dev/null
+			done
 			# shellcheck disable=SC2086 # a list of pids
 			kill -KILL $pids 2>/dev/null
 			sleep 0.05
 		done
+	else
+		for pid in "${!LIVE[@]}"; do
+			kill -KILL "$pid" 2>/dev/null
+		done
 	fi
-	for pid in "${!LIVE[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
+	wait 2>/dev/null
 	for pid in "${!SPAWNDS[@]}"; do
 		rm_spawnd_cgroups "$pid"
 	done
@@ -133,6 +137,9 @@ rm_spawnd_cgroups() {
 mkdir -p "$T/bin" "$T/data"
 log "building svbench"
 "$CC" -std=gnu17 -O2 -Wall -Wextra -Werror -o "$SVB" "$HERE/svbench.c"
+# a copy, so that a rebuild during the run cannot mix two versions
+cp "$SPAWND" "$T/bin/spawnd"
+SPAWND_SRC=$SPAWND SPAWND=$T/bin/spawnd
 
 # ---- configuration of each supervisor -----------------------------------------
 
@@ -203,14 +210,21 @@ EOF
 	esac
 }
 
-# start KIND DIR: launch it in the background; SUP is its pid.
+# start KIND DIR [file]: launch it in the background; SUP is its pid. Its
+# stdout and stderr go to a pipe, read by cat into DIR/out.log (as under
+# systemd, whose journal reads a socket); with "file", straight to the file.
 start() {
-	local kind=$1 dir=$2
+	local kind=$1 dir=$2 out=$2/out.log
+	if [[ ${3:-} != file ]]; then
+		out=$dir/log.fifo
+		mkfifo "$out"
+		cat "$out" >"$dir/out.log" &
+	fi
 	case $kind in
-	spawnd) "$SPAWND" -c "$dir/spawnd.conf" </dev/null >"$dir/out.log" 2>&1 & ;;
-	runit) runsvdir "$dir/service" </dev/null >"$dir/out.log" 2>&1 & ;;
-	s6) s6-svscan -c $((2 * NCHILD + 100)) "$dir/scan" </dev/null >"$dir/out.log" 2>&1 & ;;
-	supervisord) supervisord -n -c "$dir/supervisord.conf" </dev/null >"$dir/out.log" 2>&1 & ;;
+	spawnd) "$SPAWND" -c "$dir/spawnd.conf" </dev/null >"$out" 2>&1 & ;;
+	runit) runsvdir "$dir/service" </dev/null >"$out" 2>&1 & ;;
+	s6) s6-svscan -c $((2 * NCHILD + 100)) "$dir/scan" </dev/null >"$out" 2>&1 & ;;
+	supervisord) supervisord -n -c "$dir/supervisord.conf" </dev/null >"$out" 2>&1 & ;;
 	esac
 	SUP=$!
 	LIVE[$SUP]=$kind
@@ -222,6 +236,7 @@ start() {
 procs() {
 	echo "$2"
 	case $1 in
+	spawnd) "$SVB" children "$2" spawnd-guard ;;
 	runit) "$SVB" children "$2" runsv ;;
 	s6) "$SVB" children "$2" s6-supervise ;;
 	esac
@@ -298,8 +313,8 @@ pct() {
 fmt_ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "failed"; else if (x >= 100) printf "%.0f", x; else if (x >= 10) printf "%.1f", x; else printf "%.2f", x }'; }
 
 declare -A R=() # results: R[kind.metric]
-for kind in bare "${KINDS[@]}"; do
-	for m in p50 p99 restart_n idle idle_procs uss1 ussN ussN_procs start stop gcrash gstop; do
+for kind in bare "${KINDS[@]}" spawnd_file; do
+	for m in p50 p99 restart_n idle idle_main idle_procs idle_threads procnames uss1 ussN ussN_procs start stop gcrash gstop; do
 		R[$kind.$m]=failed
 	done
 	R[$kind.p50]=nan R[$kind.p99]=nan R[$kind.restart_n]=0
@@ -356,44 +371,58 @@ bench_restart() {
 
 # ---- 2. idle wake-ups --------------------------------------------------------------
 
+# Besides the four, a second spawnd whose stderr is a regular file rather than
+# a pipe: its log writes go through io_uring, whose worker thread may stay.
 bench_idle() {
-	local kind dir pid failed
-	declare -A pidof=() c0=() list=() ok=()
-	log "idle: $IDLE_CHILDREN sleeping children under each supervisor, all four at once"
-	for kind in "${KINDS[@]}"; do
-		dir=$T/$kind-idle
+	local inst kind mode dir failed c1 m1
+	local -A pidof=() c0=() m0=() list=() ok=()
+	local insts=("${KINDS[@]}" spawnd_file)
+	log "idle: $IDLE_CHILDREN sleeping children under each supervisor, all at once"
+	for inst in "${insts[@]}"; do
+		dir=$T/$inst-idle
+		kind=${inst%_file} mode=pipe
+		[[ $inst == *_file ]] && mode="file"
 		setup "$kind" "$dir" "$IDLE_CHILDREN" up "$dir/starts"
-		start "$kind" "$dir"
-		pidof[$kind]=$SUP
+		start "$kind" "$dir" "$mode"
+		pidof[$inst]=$SUP
 	done
-	for kind in "${KINDS[@]}"; do
-		dir=$T/$kind-idle
+	for inst in "${insts[@]}"; do
+		dir=$T/$inst-idle
 		failed=0
-		"$SVB" waitlines "$dir/starts" "$IDLE_CHILDREN" 120 "${pidof[$kind]}" || failed=1
+		"$SVB" waitlines "$dir/starts" "$IDLE_CHILDREN" 120 "${pidof[$inst]}" || failed=1
 		if ((failed)); then
-			log "idle: $kind: only $(wc -l <"$dir/starts") of $IDLE_CHILDREN children started"
+			log "idle: $inst: only $(wc -l <"$dir/starts") of $IDLE_CHILDREN children started"
 		fi
-		ok[$kind]=$((!failed))
+		ok[$inst]=$((!failed))
 	done
 	sleep 3 # settle: supervisord's startsecs, runsv's first second
-	for kind in "${KINDS[@]}"; do
-		list[$kind]=$(procs "$kind" "${pidof[$kind]}" | tr '\n' ' ')
+	for inst in "${insts[@]}"; do
+		list[$inst]=$(procs "${inst%_file}" "${pidof[$inst]}" | tr '\n' ' ')
 		# shellcheck disable=SC2086 # a list of pids
-		c0[$kind]=$("$SVB" ctxsw ${list[$kind]})
+		c0[$inst]=$("$SVB" ctxsw ${list[$inst]})
+		# shellcheck disable=SC2086 # a list of pids
+		m0[$inst]=$("$SVB" ctxsw-main ${list[$inst]})
 	done
 	log "idle: counting context switches for $IDLE_S s"
 	sleep "$IDLE_S"
-	for kind in "${KINDS[@]}"; do
-		local c1 n
+	for inst in "${insts[@]}"; do
 		# shellcheck disable=SC2086 # a list of pids
-		c1=$("$SVB" ctxsw ${list[$kind]})
-		n=$(wc -w <<<"${list[$kind]}")
-		((ok[$kind])) && R[$kind.idle]=$((c1 - ${c0[$kind]}))
-		R[$kind.idle_procs]=$n
-		log "idle: $kind: ${R[$kind.idle]} wake-ups in $IDLE_S s over $n processes"
+		c1=$("$SVB" ctxsw ${list[$inst]})
+		# shellcheck disable=SC2086 # a list of pids
+		m1=$("$SVB" ctxsw-main ${list[$inst]})
+		if ((ok[$inst])); then
+			R[$inst.idle]=$((c1 - ${c0[$inst]}))
+			R[$inst.idle_main]=$((m1 - ${m0[$inst]}))
+		fi
+		R[$inst.idle_procs]=$(wc -w <<<"${list[$inst]}")
+		R[$inst.idle_threads]=$(for p in ${list[$inst]}; do
+			for t in /proc/"$p"/task/*/comm; do cat "$t" || true; done
+		done 2>/dev/null | sort | uniq -c | awk '{ printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1 }')
+		log "idle: $inst: ${R[$inst.idle]} wake-ups in $IDLE_S s (main threads ${R[$inst.idle_main]})" \
+			"over ${R[$inst.idle_procs]} processes; threads: ${R[$inst.idle_threads]}"
 	done
-	for kind in "${KINDS[@]}"; do
-		finish "$kind" "$T/$kind-idle" "${pidof[$kind]}"
+	for inst in "${insts[@]}"; do
+		finish "${inst%_file}" "$T/$inst-idle" "${pidof[$inst]}"
 	done
 }
 
@@ -450,6 +479,8 @@ bench_scale() {
 		sleep 3
 		uss_of "$kind" "$pid"
 		R[$kind.ussN]=$USS R[$kind.ussN_procs]=$NPROCS
+		R[$kind.procnames]=$(procs "$kind" "$pid" | while read -r p; do cat "/proc/$p/comm" || true; done 2>/dev/null |
+			sort | uniq -c | awk '{ printf "%s%s%s", (NR > 1 ? ", " : ""), $2, ($1 > 1 ? " x" $1 : "") }')
 		stop_cmd "$kind" "$dir" "$pid"
 		local out
 		out=$("$SVB" stopwait "$dir/starts" 120 -- "${STOP[@]}")
@@ -521,6 +552,9 @@ bench_grandchild() {
 			fi
 		fi
 		log "grandchild: $kind: after crash ${R[$kind.gcrash]}, after stop ${R[$kind.gstop]}"
+		# the survivors, seen alive just now
+		[[ ${R[$kind.gcrash]} == leaked ]] && kill -KILL "$g1" 2>/dev/null
+		[[ ${R[$kind.gstop]} == survives ]] && kill -KILL "$g2" 2>/dev/null
 		finish "$kind" "$dir" "$pid"
 	done
 }
@@ -547,6 +581,7 @@ for kind in "${KINDS[@]}" bare; do
 done
 for kind in "${KINDS[@]}"; do
 	ROW[$kind.idle]=${R[$kind.idle]}
+	[[ $kind == spawnd ]] && ROW[$kind.idle]="${R[spawnd.idle]} (stderr a pipe) / ${R[spawnd_file.idle]} (a file)"
 	u1=${R[$kind.uss1]} un=${R[$kind.ussN]}
 	if num "$u1" && num "$un"; then
 		slope=$(awk -v a="$u1" -v b="$un" -v n="$NCHILD" 'BEGIN { printf "%.1f", (b - a) / (n - 1) }')
@@ -566,7 +601,7 @@ done
 
 cmd="bench/supervise/run.sh"
 ((QUICK)) && cmd+=" -q"
-envs="SPAWND=${SPAWND#"$ROOT"/}"
+envs="SPAWND=${SPAWND_SRC#"$ROOT"/}"
 [[ -n ${BENCH_IDLE_SECONDS:-} ]] && envs+=" BENCH_IDLE_SECONDS=$BENCH_IDLE_SECONDS"
 
 cat <<EOF
@@ -574,7 +609,7 @@ cat <<EOF
 
 Machine: Linux $(uname -r), $cpu, $(nproc) CPUs; RLIMIT_NOFILE $(ulimit -Sn)/$(ulimit -Hn).
 runit $(ver runit), s6 $(ver s6), supervisor $(ver supervisor); spawnd from
-\`${SPAWND#"$ROOT"/}\` (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ", with local changes")).
+\`${SPAWND_SRC#"$ROOT"/}\` (built $(date -u -r "$SPAWND_SRC" '+%Y-%m-%d %H:%M UTC'); repository at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ", with local changes")).
 
 Command: \`$envs $cmd\`$( ((QUICK)) && echo " (a quick run: indicative only)")
 
@@ -600,13 +635,11 @@ else
 	r50=failed r99=failed ok50=no ok99=no
 fi
 budget=$((4096 + 16 * NCHILD))
-if num "${R[spawnd.ussN]}"; then
-	okmem=$(yesno "${R[spawnd.ussN]} < $budget && ${R[spawnd.ussN_procs]} == 1")
-else
-	okmem=no
-fi
+okmem=no okone=no
+num "${R[spawnd.ussN]}" && okmem=$(yesno "${R[spawnd.ussN]} < $budget")
+[[ ${R[spawnd.ussN_procs]} == 1 ]] && okone=yes
 okidle=no
-[[ ${R[spawnd.idle]} == 0 ]] && okidle=yes
+[[ ${R[spawnd.idle]} == 0 && ${R[spawnd_file.idle]} == 0 ]] && okidle=yes
 okstart=no okstop=no
 num "${R[spawnd.start]}" && okstart=$(yesno "${R[spawnd.start]} < 0.5")
 num "${R[spawnd.stop]}" && okstop=$(yesno "${R[spawnd.stop]} < 1")
@@ -618,8 +651,9 @@ spawnd's targets:
 
 - restart p50 within 2x of the bare loop's: $(fmt_ms "$sp50") / $(fmt_ms "$bp50") ms = ${r50}x: **$ok50**
 - restart p99 within 3x of the bare loop's p99: $(fmt_ms "$sp99") / $(fmt_ms "$bp99") ms = ${r99}x: **$ok99**
-- zero wake-ups idle: ${R[spawnd.idle]} in $IDLE_S s: **$okidle**
-- one process, under 4 MiB + 16 KiB per child USS at $NCHILD children ($(kib "$budget")): $(kib "${R[spawnd.ussN]}") in ${R[spawnd.ussN_procs]:-?} process(es): **$okmem**
+- zero wake-ups idle: ${R[spawnd.idle]} in $IDLE_S s with stderr a pipe, ${R[spawnd_file.idle]} with stderr a file (main thread: ${R[spawnd.idle_main]} and ${R[spawnd_file.idle_main]}; threads: ${R[spawnd.idle_threads]}, and ${R[spawnd_file.idle_threads]}): **$okidle**
+- under 4 MiB + 16 KiB per child USS at $NCHILD children ($(kib "$budget")): $(kib "${R[spawnd.ussN]}"): **$okmem**
+- one process: ${R[spawnd.ussN_procs]} (${R[spawnd.procnames]}): **$okone**
 - $NCHILD children started in under 0.5 s: ${R[spawnd.start]} s: **$okstart**
 - $NCHILD children stopped in under 1 s: ${R[spawnd.stop]} s: **$okstop**
 - no grandchild leaked: after crash ${R[spawnd.gcrash]}, after stop ${R[spawnd.gstop]}: **$okgrand**
@@ -629,10 +663,12 @@ appends CLOCK_REALTIME to a file and exits 1 at once (${R[spawnd.restart_n]} res
 spawnd and the bare loop, alternating in $ROUNDS rounds; ${R[runit.restart_n]} for each of runit,
 s6 and supervisord, which wait about 1 s before a restart; spawnd with
 intensity 1000000 per second and no backoff, supervisord with startsecs=0).
-Idle wake-ups are the voluntary and involuntary context switches of the
-supervisor's own processes (spawnd; runsvdir and each runsv; s6-svscan and
-each s6-supervise; supervisord) after 3 s of settling, the four measured at
-the same time. USS is Private_Clean + Private_Dirty from smaps_rollup, summed
+Idle wake-ups are the voluntary and involuntary context switches of all the
+threads of the supervisor's own processes (spawnd; runsvdir and each runsv;
+s6-svscan and each s6-supervise; supervisord) after 3 s of settling, all
+measured at the same time; spawnd twice, with its stderr a pipe (as for every
+supervisor here, read by cat into a file, as systemd's journal would) and
+with its stderr a regular file. USS is Private_Clean + Private_Dirty from smaps_rollup, summed
 over those processes, with 1 child and with $NCHILD: the slope per child, and
 the base (USS with 1 child minus the slope). Start runs from launching the
 supervisor until all $NCHILD children have recorded their start; stop from

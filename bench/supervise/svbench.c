@@ -25,6 +25,8 @@
  *                            (smaps_rollup) of those processes, in KiB
  *   svbench ctxsw PID...     print the sum of the voluntary and involuntary
  *                            context switches of those processes' threads
+ *   svbench ctxsw-main PID...
+ *                            the same, of their main threads only
  *
  * NS is CLOCK_REALTIME in nanoseconds, written with one write() on an
  * O_APPEND descriptor, so that lines from concurrent children never mix.
@@ -39,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,10 +351,14 @@ static long sum_fields(const char *text, const char *const *keys)
 {
 	long sum = 0;
 
-	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+	for (const char *line = text; line && *line;) {
+		const char *nl = strchr(line, '\n');
+
 		for (const char *const *k = keys; *k; k++)
 			if (strncmp(line, *k, strlen(*k)) == 0)
 				sum += atol(line + strlen(*k));
+		line = nl ? nl + 1 : NULL;
+	}
 	return sum;
 }
 
@@ -368,7 +375,7 @@ static int uss(int n, char **pids)
 	return 0;
 }
 
-static int ctxsw(int n, char **pids)
+static int ctxsw(int n, char **pids, bool main_only)
 {
 	static const char *const keys[] = { "voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:", NULL };
 	char buf[8192], path[64];
@@ -385,7 +392,7 @@ static int ctxsw(int n, char **pids)
 		while ((e = readdir(d))) {
 			char name[300];
 
-			if (e->d_name[0] == '.')
+			if (e->d_name[0] == '.' || (main_only && atol(e->d_name) != pid))
 				continue;
 			snprintf(name, sizeof(name), "task/%s/status", e->d_name);
 			if (proc_read(pid, name, buf, sizeof(buf)))
@@ -401,7 +408,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: svbench crash|up|grand FILE | loop N PROG ARG... | "
 			"waitlines FILE N SECONDS [PID] | stopwait FILE SECONDS -- CMD ARG... | alive PID | "
-			"children PID COMM | scan DIR | uss PID... | ctxsw PID...\n");
+			"children PID COMM | scan DIR | uss PID... | ctxsw[-main] PID...\n");
 	return 2;
 }
 
@@ -461,6 +468,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "uss") == 0)
 		return uss(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "ctxsw") == 0)
-		return ctxsw(argc - 2, argv + 2);
+		return ctxsw(argc - 2, argv + 2, false);
+	if (argc >= 2 && strcmp(argv[1], "ctxsw-main") == 0)
+		return ctxsw(argc - 2, argv + 2, true);
 	return usage();
 }
