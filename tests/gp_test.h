@@ -157,6 +157,16 @@ static inline long map_count(void)
 	return n;
 }
 
+/* Inside a process: wait (sleeping 1 ms at a time, up to 10 s) until cond
+ * holds, then check it. For what another process does "soon": the machine
+ * may be loaded, so no fixed sleep is long enough. */
+#define WAIT_FOR(cond)                                                  \
+	do {                                                            \
+		for (int w_ = 0; !(cond) && w_ < 10000; w_++)           \
+			gp_sleep(1);                                    \
+		CHECK(cond, "still false after 10 s");                  \
+	} while (0)
+
 /* Receive one message with the given tag (others stay queued). */
 static inline bool match_tag(const struct gp_msg *m, void *ctx)
 {

@@ -52,6 +52,7 @@ static void exit_with(void *arg)
 struct linker {
 	gp_pid to;
 	bool trap;
+	atomic_int linked;
 	atomic_int got_exit;
 	int exit_reason;
 	gp_pid exit_from;
@@ -65,6 +66,7 @@ static void linker(void *arg)
 
 	gp_trap_exit(l->trap);
 	CHECK_EQ(gp_link(l->to), 0);
+	atomic_store(&l->linked, 1);
 	CHECK_EQ(gp_send(l->to, 1, NULL, 0), 0); /* "linked": go ahead */
 	if (receive_tag(&m, GP_TAG_EXIT, 2000) == 0) {
 		l->exit_reason = ((struct gp_exit_info *)m.data)->reason;
@@ -150,12 +152,13 @@ Test(link, trapped_normal_exit_is_a_message, .timeout = 10)
 static void trapper(void *arg)
 {
 	struct gp_msg m;
-	int *seen = arg;
+	atomic_int *seen = arg;
 
 	gp_trap_exit(true);
+	atomic_store(seen, 0); /* trapping now */
 	for (;;) {
 		if (receive_tag(&m, GP_TAG_EXIT, -1) == 0) {
-			*seen = ((struct gp_exit_info *)m.data)->reason;
+			atomic_store(seen, ((struct gp_exit_info *)m.data)->reason);
 			gp_msg_free(&m);
 		}
 	}
@@ -163,7 +166,7 @@ static void trapper(void *arg)
 
 static void kill_main(void *arg)
 {
-	int seen = -1;
+	atomic_int seen = -1;
 	uint64_t ref, sup_ref;
 	gp_pid victim, sup;
 
@@ -171,29 +174,27 @@ static void kill_main(void *arg)
 	/* KILL cannot be trapped: the trapper dies, and what its monitor sees
 	 * is GP_EXIT_KILLED. */
 	victim = spawn_monitored(trapper, &seen, &ref);
-	gp_sleep(5);
+	WAIT_FOR(atomic_load(&seen) == 0);
 	CHECK_EQ(gp_kill(victim, GP_EXIT_USER + 1), 0); /* trappable: a message */
-	gp_sleep(5);
-	CHECK_EQ(seen, GP_EXIT_USER + 1);
+	WAIT_FOR(atomic_load(&seen) == GP_EXIT_USER + 1);
 	CHECK_EQ(gp_kill(victim, GP_EXIT_KILL), 0);
 	CHECK_EQ(down_reason(ref, victim), GP_EXIT_KILLED);
 	CHECK_EQ(gp_kill(victim, GP_EXIT_KILL), -ESRCH);
 
 	/* GP_EXIT_KILLED is trappable: a supervisor linked to the victim does
 	 * not die of it. */
-	seen = -1;
+	atomic_store(&seen, -1);
 	sup = spawn_monitored(trapper, &seen, &sup_ref);
 	victim = spawn_monitored(wait_forever, NULL, &ref);
-	gp_sleep(5);
+	WAIT_FOR(atomic_load(&seen) == 0);
 	{
 		struct linker l = { .to = victim, .trap = true };
 		gp_pid lk = gp_spawn(linker, &l);
 
-		gp_sleep(10);
+		WAIT_FOR(atomic_load(&l.linked));
 		CHECK_EQ(gp_kill(victim, GP_EXIT_KILL), 0);
 		CHECK_EQ(down_reason(ref, victim), GP_EXIT_KILLED);
-		gp_sleep(10);
-		CHECK_EQ(atomic_load(&l.got_exit), 1);
+		WAIT_FOR(atomic_load(&l.got_exit));
 		CHECK_EQ(l.exit_reason, GP_EXIT_KILLED);
 		(void)lk;
 	}
@@ -343,11 +344,16 @@ static void unlinker(void *arg)
 {
 	gp_pid to = *(gp_pid *)arg;
 	struct gp_msg m;
+	uint64_t ref;
 
 	gp_trap_exit(true);
 	CHECK_EQ(gp_link(to), 0);
+	CHECK_EQ(gp_monitor(to, &ref), 0);
 	CHECK_EQ(gp_send(to, 1, NULL, 0), 0); /* it dies now */
-	gp_sleep(20);                        /* its EXIT is already queued here */
+	/* A dying process signals its links before its monitors: once the
+	 * DOWN is here, so is the EXIT. */
+	CHECK_EQ(receive_tag(&m, GP_TAG_DOWN, 5000), 0);
+	gp_msg_free(&m);
 	CHECK_EQ(gp_unlink(to), 0);
 	CHECK_EQ(receive_tag(&m, GP_TAG_EXIT, 50), -ETIMEDOUT);
 	gp_trap_exit(false);

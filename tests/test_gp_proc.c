@@ -354,7 +354,8 @@ Test(proc, million_hibernated, .timeout = 120)
 struct sleeper {
 	gp_pid main;
 	char *heap;
-	int restarts;
+	atomic_int hibernating;
+	atomic_int restarts;
 };
 
 static void restarted(void *arg)
@@ -362,14 +363,14 @@ static void restarted(void *arg)
 	struct sleeper *sl = arg;
 	struct gp_msg m;
 
-	sl->restarts++;
+	atomic_fetch_add(&sl->restarts, 1);
 	/* Its heap, name and mailbox survived hibernation. */
 	CHECK(strcmp(sl->heap, "kept") == 0);
 	CHECK_EQ(gp_whereis("sleeper"), gp_self());
 	CHECK_EQ(gp_receive(&m, 0), 0);
-	CHECK_EQ(m.tag, sl->restarts);
+	CHECK_EQ(m.tag, atomic_load(&sl->restarts));
 	gp_msg_free(&m);
-	if (sl->restarts == 1)
+	if (atomic_load(&sl->restarts) == 1)
 		gp_hibernate(restarted, sl); /* mail is waiting: restarts at once */
 	gp_receive(&m, -1);              /* until the partner's death takes us */
 }
@@ -382,6 +383,7 @@ static void sleeper(void *arg)
 	strcpy(sl->heap, "kept");
 	CHECK_EQ(gp_register("sleeper", gp_self()), 0);
 	CHECK_EQ(gp_link(sl->main), 0);
+	atomic_store(&sl->hibernating, 1);
 	gp_hibernate(restarted, sl);
 }
 
@@ -406,11 +408,11 @@ static void hibernation_main(void *arg)
 	sl->main = part;
 	pid = gp_spawn(sleeper, sl);
 	CHECK_EQ(gp_monitor(pid, &ref), 0);
-	gp_sleep(20); /* it hibernates */
+	WAIT_FOR(atomic_load(&sl->hibernating)); /* (mail sent before it is gone
+						       wakes it at once: the same) */
 	CHECK_EQ(gp_send(pid, 1, NULL, 0), 0);
 	CHECK_EQ(gp_send(pid, 2, NULL, 0), 0);
-	gp_sleep(20);
-	CHECK_EQ(sl->restarts, 2);
+	WAIT_FOR(atomic_load(&sl->restarts) == 2);
 	/* The link survived too: the partner's death takes the sleeper down. */
 	CHECK_EQ(gp_send(part, 1, NULL, 0), 0);
 	CHECK_EQ(receive_tag(&m, GP_TAG_DOWN, 5000), 0);
@@ -427,7 +429,7 @@ Test(proc, hibernate_keeps_the_rest, .timeout = 10)
 	struct sleeper sl = { 0 };
 
 	run_gp(hibernation_main, &sl, 2);
-	cr_assert_eq(sl.restarts, 2);
+	cr_assert_eq(atomic_load(&sl.restarts), 2);
 }
 
 /* ---- nothing leaks ---------------------------------------------------------------- */

@@ -651,33 +651,36 @@ spawnd's targets:
 
 - restart p50 within 2x of the bare loop's: $(fmt_ms "$sp50") / $(fmt_ms "$bp50") ms = ${r50}x: **$ok50**
 - restart p99 within 3x of the bare loop's p99: $(fmt_ms "$sp99") / $(fmt_ms "$bp99") ms = ${r99}x: **$ok99**
-- zero wake-ups idle: ${R[spawnd.idle]} in $IDLE_S s with stderr a pipe, ${R[spawnd_file.idle]} with stderr a file (main thread: ${R[spawnd.idle_main]} and ${R[spawnd_file.idle_main]}; threads: ${R[spawnd.idle_threads]}, and ${R[spawnd_file.idle_threads]}): **$okidle**
+- zero wake-ups idle: ${R[spawnd.idle]} in $IDLE_S s with stderr a pipe, ${R[spawnd_file.idle]} with stderr a file (of which in main threads: ${R[spawnd.idle_main]} and ${R[spawnd_file.idle_main]}; threads with stderr a pipe: ${R[spawnd.idle_threads]}; with stderr a file: ${R[spawnd_file.idle_threads]}): **$okidle**
 - under 4 MiB + 16 KiB per child USS at $NCHILD children ($(kib "$budget")): $(kib "${R[spawnd.ussN]}"): **$okmem**
 - one process: ${R[spawnd.ussN_procs]} (${R[spawnd.procnames]}): **$okone**
 - $NCHILD children started in under 0.5 s: ${R[spawnd.start]} s: **$okstart**
 - $NCHILD children stopped in under 1 s: ${R[spawnd.stop]} s: **$okstop**
 - no grandchild leaked: after crash ${R[spawnd.gcrash]}, after stop ${R[spawnd.gstop]}: **$okgrand**
 
-How: restart latency is the time between consecutive starts of a child that
-appends CLOCK_REALTIME to a file and exits 1 at once (${R[spawnd.restart_n]} restarts for
-spawnd and the bare loop, alternating in $ROUNDS rounds; ${R[runit.restart_n]} for each of runit,
-s6 and supervisord, which wait about 1 s before a restart; spawnd with
-intensity 1000000 per second and no backoff, supervisord with startsecs=0).
-Idle wake-ups are the voluntary and involuntary context switches of all the
-threads of the supervisor's own processes (spawnd; runsvdir and each runsv;
-s6-svscan and each s6-supervise; supervisord) after 3 s of settling, all
-measured at the same time; spawnd twice, with its stderr a pipe (as for every
-supervisor here, read by cat into a file, as systemd's journal would) and
-with its stderr a regular file. USS is Private_Clean + Private_Dirty from smaps_rollup, summed
-over those processes, with 1 child and with $NCHILD: the slope per child, and
-the base (USS with 1 child minus the slope). Start runs from launching the
-supervisor until all $NCHILD children have recorded their start; stop from
-the stop request (SIGTERM to spawnd and to supervisord; \`sv down\` on every
-runit service; \`s6-svscanctl -t\`) until all of them have exited (pidfds).
-The grandchild is double-forked into a session of its own by the child,
-which is then killed with SIGKILL; after the restart, the service is stopped
-(SIGTERM to spawnd; \`sv down\`, \`s6-svc -d\`, \`supervisorctl stop\`).
-Each supervisor runs with its defaults otherwise (spawnd's children log to
-it, under the default sandbox; supervisord's to its AUTO log files).
+How: restart latency is the time between consecutive starts of a child
+that appends CLOCK_REALTIME to a file and exits 1 at once:
+${R[spawnd.restart_n]} restarts for spawnd and for the bare loop, alternating in $ROUNDS
+rounds; ${R[runit.restart_n]} for each of runit, s6 and supervisord, which wait about 1 s
+before a restart. spawnd runs with intensity 1000000 per second and no
+backoff, supervisord with startsecs=0 (else it gives up on a child that
+exits at once). Idle wake-ups are the voluntary and involuntary context
+switches of all the threads of the supervisor's own processes (spawnd and
+its spawnd-guard; runsvdir and each runsv; s6-svscan and each s6-supervise;
+supervisord) over $IDLE_S s after 3 s of settling, all measured at the same
+time; spawnd twice: with its stderr a pipe, as every supervisor here has
+(read by cat into a file, as systemd's journal would read it), and with its
+stderr a regular file. USS is Private_Clean + Private_Dirty from
+smaps_rollup, summed over the same processes, with 1 child and with
+$NCHILD: the slope per child, and the base (the USS with 1 child minus the
+slope). Start runs from launching the supervisor until all $NCHILD children
+have recorded their start; stop, from the stop request (SIGTERM to spawnd
+and to supervisord; \`sv down\` on every runit service; \`s6-svscanctl -t\`)
+until all of them have exited (pidfds). The grandchild is double-forked
+into a session of its own by the child, which is then killed with SIGKILL;
+after the restart, the service is stopped (SIGTERM to spawnd; \`sv down\`,
+\`s6-svc -d\`, \`supervisorctl stop\`). Each supervisor runs with its
+defaults otherwise (spawnd's children log to it and run under the default
+sandbox; supervisord's log to its AUTO log files).
 EOF
 log "done"
