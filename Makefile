@@ -62,7 +62,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev
 DEB_TEST  := libcriterion-dev
-DEB_BENCH := erlang-base golang-go
+DEB_BENCH := erlang-base golang-go runit s6 supervisor
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
 DEPS_STAMP := $(B)/.deps-ok
@@ -78,12 +78,20 @@ deps:
 	elif command -v sudo >/dev/null; then SUDO=sudo; \
 	else echo "make deps: need root to install: $$missing" >&2; exit 1; fi; \
 	$$SUDO apt-get update -q && \
-	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing && \
+	case " $$missing " in *" supervisor "*) \
+		if [ -d /run/systemd/system ]; then \
+			echo "make deps: supervisor is for the benchmarks only: disabling supervisor.service"; \
+			$$SUDO systemctl disable --now supervisor.service; \
+		fi ;; \
+	esac
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
 	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp 2>/dev/null || \
-	    ! command -v erl >/dev/null || ! command -v go >/dev/null; then \
+	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
+	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
+	    ! command -v supervisord >/dev/null; then \
 		$(MAKE) --no-print-directory deps; fi
 	$(Q)mkdir -p $(@D) && touch $@
 
@@ -310,9 +318,16 @@ $(B)/bench/erlang/gpbench.beam: bench/peers/erlang/gpbench.erl | $(DEPS_STAMP)
 	$(Q)erlc -o $(@D) $<
 
 .PHONY: bench
-bench: $(BENCH_BINS)
+bench: $(BENCH_BINS) $(SPAWND)
 	GPBENCH=$(B)/bench/gpbench GOBENCH=$(B)/bench/go-gpbench \
 	ERLBENCH_DIR=$(B)/bench/erlang PAGEFAULT=$(B)/bench/pagefault bench/run.sh
+	$(Q)if [ "$$(id -u)" -eq 0 ]; then \
+		SPAWND=$(SPAWND) bench/supervise/run.sh >$(B)/bench/supervise.md && \
+		{ echo; cat $(B)/bench/supervise.md; } >>bench/RESULTS.md; \
+	else \
+		printf '\n## Supervisors: spawnd vs runit, s6, supervisord\n\nNot run: %s\n' \
+			'bench/supervise/run.sh needs root.' >>bench/RESULTS.md; \
+	fi
 
 # ---- install -----------------------------------------------------------------
 

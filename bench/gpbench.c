@@ -122,24 +122,33 @@ static void pingpong(void *arg)
 
 /* ---- ring ------------------------------------------------------------------------ */
 
+/* As the Erlang and Go peers: the token is the number of hops still to go;
+ * the node that receives 1 makes the last hop and tells main, which is not
+ * in the ring. Then main stops every node with a message of its own tag. */
+enum { RING_NEXT, RING_TOKEN, RING_STOP };
+
 static void ring_node(void *arg)
 {
+	gp_pid main_pid = (gp_pid)(uintptr_t)arg, next;
 	struct gp_msg m;
-	gp_pid next;
 
-	(void)arg;
-	recv(&m); /* the next node's pid */
+	recv(&m); /* RING_NEXT: the next node's pid */
 	next = *(gp_pid *)m.data;
 	gp_msg_free(&m);
 	for (;;) {
 		long hops;
 
 		recv(&m);
+		if (m.tag == RING_STOP) {
+			gp_msg_free(&m);
+			return;
+		}
 		hops = *(long *)m.data;
 		gp_msg_free(&m);
-		gp_send(next, 1, &(long){ hops - 1 }, sizeof(long));
-		if (hops <= 0)
-			return; /* passes the end token on, then leaves */
+		if (hops == 1)
+			gp_send(main_pid, RING_TOKEN, NULL, 0);
+		else
+			gp_send(next, RING_TOKEN, &(long){ hops - 1 }, sizeof(long));
 	}
 }
 
@@ -151,28 +160,21 @@ static void ring(void *arg)
 	double t;
 
 	(void)arg;
-	pids[0] = gp_self();
-	for (long i = 1; i < n; i++)
-		pids[i] = spawn(ring_node, NULL);
-	for (long i = 1; i < n; i++)
-		gp_send(pids[i], 0, &pids[(i + 1) % n], sizeof(gp_pid));
-	t = now();
-	gp_send(pids[1], 1, &(long){ hops - 1 }, sizeof(long));
-	for (;;) {
-		long left;
-
-		recv(&m);
-		left = *(long *)m.data;
-		gp_msg_free(&m);
-		if (left <= 0)
-			break;
-		gp_send(pids[1], 1, &(long){ left - 1 }, sizeof(long));
+	if (n < 2 || hops < 1) {
+		fprintf(stderr, "gpbench: ring needs at least 2 processes and 1 hop\n");
+		exit(2);
 	}
-	t = now() - t;
-	/* Stop the ring: a token that is already spent. */
-	gp_send(pids[1], 1, &(long){ 0 }, sizeof(long));
+	for (long i = 0; i < n; i++)
+		pids[i] = spawn(ring_node, (void *)(uintptr_t)gp_self());
+	for (long i = 0; i < n; i++)
+		gp_send(pids[i], RING_NEXT, &pids[(i + 1) % n], sizeof(gp_pid));
+	t = now();
+	gp_send(pids[0], RING_TOKEN, &hops, sizeof(long));
 	recv(&m);
+	t = now() - t;
 	gp_msg_free(&m);
+	for (long i = 0; i < n; i++)
+		gp_send(pids[i], RING_STOP, NULL, 0);
 	free(pids);
 	printf("ring ns_per_hop %.1f\n", t / (double)hops * 1e9);
 }

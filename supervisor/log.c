@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -74,7 +75,14 @@ static void submit(struct sd_log *log)
 
 void sd_log_init(struct sd_log *log, int fd)
 {
+	struct stat st;
+
 	*log = (struct sd_log){ .fd = fd, .op = { .fn = written } };
+	/* A regular file never waits for a reader, and io_uring hands buffered
+	 * file writes to a kernel worker thread that wakes up and lingers:
+	 * write those directly. Pipes, sockets and terminals go through the
+	 * loop, so that a stalled reader never blocks spawnd. */
+	log->direct = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void sd_log_attach(struct sd_log *log, struct sd_loop *loop)
@@ -92,13 +100,13 @@ void sd_log_fini(struct sd_log *log)
 	write_all(log->fd, log->buf, log->len);
 	free(log->buf);
 	free(log->wbuf);
-	*log = (struct sd_log){ .fd = log->fd };
+	*log = (struct sd_log){ .fd = log->fd, .direct = log->direct };
 }
 
 /* Queue one whole line (or write it now, without a loop). */
 static void emit(struct sd_log *log, const char *line, size_t len)
 {
-	if (!log->loop) {
+	if (!log->loop || log->direct) {
 		write_all(log->fd, line, len);
 		return;
 	}

@@ -31,6 +31,7 @@ struct sd_log {
 	struct sd_op op;
 	uint64_t dropped;     /* lines dropped since the last report */
 	bool verbose;
+	bool direct;          /* fd is a regular file: written at once (see sd_log_init) */
 };
 
 void sd_log_init(struct sd_log *log, int fd);

@@ -65,10 +65,10 @@ SPAWND=${SPAWND:-build/spawnd}
 CC=${CC:-gcc}
 
 if ((QUICK)); then
-	NCHILD=100 FAST_RESTARTS=40 SLOW_RESTARTS=4 ROUNDS=2
+	NCHILD=100 FAST_RESTARTS=40 SLOW_RESTARTS=4 ROUNDS=2 SCALE_RUNS=1
 	IDLE_S=${BENCH_IDLE_SECONDS:-5}
 else
-	NCHILD=1000 FAST_RESTARTS=200 SLOW_RESTARTS=20 ROUNDS=4
+	NCHILD=1000 FAST_RESTARTS=200 SLOW_RESTARTS=20 ROUNDS=4 SCALE_RUNS=3
 	IDLE_S=${BENCH_IDLE_SECONDS:-30}
 fi
 IDLE_CHILDREN=100
@@ -176,6 +176,9 @@ setup() {
 			ln -s "$SVB" "$top/$name/run"
 			printf '%s %s\n' "$mode" "$file" >"$top/$name/bench.args"
 		done
+		# runsvdir does not scan a directory changed within the current
+		# second before the next one: as if set up well before the start
+		touch -d '1 minute ago' "$top"
 		;;
 	supervisord)
 		mkdir -p "$dir/log"
@@ -438,10 +441,63 @@ uss_of() {
 	USS=$("$SVB" uss $list)
 }
 
+# scale_run KIND: start NCHILD children, measure, stop them; the start and
+# stop times (s) and the USS (KiB) appended to $T/data/scale.KIND.*.
+scale_run() {
+	local kind=$1 dir pid rc t0 last out
+	local data=$T/data/scale.$kind
+	dir=$T/$kind-scale
+	setup "$kind" "$dir" "$NCHILD" up "$dir/starts"
+	sync
+	t0=$EPOCHREALTIME
+	start "$kind" "$dir"
+	pid=$SUP
+	rc=0
+	"$SVB" waitlines "$dir/starts" "$NCHILD" 300 "$pid" || rc=$?
+	if ((rc)); then
+		log "scale: $kind: only $(wc -l <"$dir/starts") of $NCHILD children started; log:"
+		tail -n 5 "$dir/out.log" >&2 || true
+		finish "$kind" "$dir" "$pid"
+		rm -rf "$dir"
+		return 0
+	fi
+	last=$(sort -n "$dir/starts" | tail -n 1 | cut -d' ' -f1)
+	awk -v a="$last" -v b="${t0/./}" 'BEGIN { printf "%.3f\n", (a / 1000 - b) / 1e6 }' >>"$data.start"
+	sleep 3
+	uss_of "$kind" "$pid"
+	echo "$USS" >>"$data.uss"
+	R[$kind.ussN_procs]=$NPROCS
+	R[$kind.procnames]=$(procs "$kind" "$pid" | while read -r p; do cat "/proc/$p/comm" || true; done 2>/dev/null |
+		sort | uniq -c | awk '{ printf "%s%s%s", (NR > 1 ? ", " : ""), $2, ($1 > 1 ? " x" $1 : "") }')
+	stop_cmd "$kind" "$dir" "$pid"
+	out=$("$SVB" stopwait "$dir/starts" 120 -- "${STOP[@]}")
+	if [[ $out == timeout* ]]; then
+		log "scale: $kind: stop: ${out#timeout } children still running after 120 s"
+	else
+		awk -v x="$out" 'BEGIN { printf "%.3f\n", x / 1000 }' >>"$data.stop"
+	fi
+	finish "$kind" "$dir" "$pid"
+	log "scale: $kind: started in $(tail -n 1 "$data.start") s, USS $USS KiB in $NPROCS processes," \
+		"stopped in $(tail -n 1 "$data.stop" 2>/dev/null || echo '?') s"
+	rm -rf "$dir"
+}
+
+# median FILE: the median of the numbers in FILE into MEDIAN, "min-max" into
+# RANGE ("failed" and "-" if there are none).
+median() {
+	local out
+	out=$(sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 } END {
+		if (!NR) { print "failed -"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		print m, v[1] "-" v[NR] }')
+	MEDIAN=${out%% *} RANGE=${out#* }
+}
+
 bench_scale() {
-	local kind dir pid rc t0 last
+	local kind dir pid rc r
 	for kind in "${KINDS[@]}"; do
 		# one child: the base
+		log "scale: $kind: USS with 1 child"
 		dir=$T/$kind-one
 		setup "$kind" "$dir" 1 up "$dir/starts"
 		start "$kind" "$dir"
@@ -455,46 +511,22 @@ bench_scale() {
 		fi
 		finish "$kind" "$dir" "$pid"
 		rm -rf "$dir"
-
-		# N children: start time, USS, stop time
-		dir=$T/$kind-scale
-		log "scale: $kind: $NCHILD children"
-		setup "$kind" "$dir" "$NCHILD" up "$dir/starts"
-		sync
-		t0=$EPOCHREALTIME
-		start "$kind" "$dir"
-		pid=$SUP
-		rc=0
-		"$SVB" waitlines "$dir/starts" "$NCHILD" 300 "$pid" || rc=$?
-		if ((rc)); then
-			log "scale: $kind: only $(wc -l <"$dir/starts") of $NCHILD children started; log:"
-			tail -n 5 "$dir/out.log" >&2 || true
-			R[$kind.start]=failed R[$kind.stop]=failed R[$kind.ussN]=failed
-			finish "$kind" "$dir" "$pid"
-			rm -rf "$dir"
-			continue
-		fi
-		last=$(sort -n "$dir/starts" | tail -n 1 | cut -d' ' -f1)
-		R[$kind.start]=$(awk -v a="$last" -v b="${t0/./}" 'BEGIN { printf "%.3f", (a / 1000 - b) / 1e6 }')
-		sleep 3
-		uss_of "$kind" "$pid"
-		R[$kind.ussN]=$USS R[$kind.ussN_procs]=$NPROCS
-		R[$kind.procnames]=$(procs "$kind" "$pid" | while read -r p; do cat "/proc/$p/comm" || true; done 2>/dev/null |
-			sort | uniq -c | awk '{ printf "%s%s%s", (NR > 1 ? ", " : ""), $2, ($1 > 1 ? " x" $1 : "") }')
-		stop_cmd "$kind" "$dir" "$pid"
-		local out
-		out=$("$SVB" stopwait "$dir/starts" 120 -- "${STOP[@]}")
-		if [[ $out == timeout* ]]; then
-			log "scale: $kind: stop: ${out#timeout } children still running after 120 s"
-			R[$kind.stop]=failed
-		else
-			R[$kind.stop]=$(awk -v x="$out" 'BEGIN { printf "%.3f", x / 1000 }')
-		fi
-		finish "$kind" "$dir" "$pid"
-		log "scale: $kind: started in ${R[$kind.start]} s, stopped in ${R[$kind.stop]} s," \
-			"USS ${R[$kind.uss1]} KiB with 1 child, ${R[$kind.ussN]} KiB with $NCHILD" \
-			"($NPROCS processes)"
-		rm -rf "$dir"
+	done
+	# N children, SCALE_RUNS times, the supervisors in turn
+	for ((r = 1; r <= SCALE_RUNS; r++)); do
+		for kind in "${KINDS[@]}"; do
+			log "scale: run $r of $SCALE_RUNS: $kind, $NCHILD children"
+			scale_run "$kind"
+		done
+	done
+	for kind in "${KINDS[@]}"; do
+		local m
+		for m in start stop uss; do
+			median "$T/data/scale.$kind.$m"
+			R[$kind.$m]=$MEDIAN R[$kind.$m.range]=$RANGE
+			R[$kind.$m.n]=$(wc -l <"$T/data/scale.$kind.$m" 2>/dev/null || echo 0)
+		done
+		R[$kind.ussN]=${R[$kind.uss]}
 	done
 }
 
@@ -573,7 +605,9 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not from a packa
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 kib() { awk -v x="$1" 'BEGIN { if (x >= 10240) printf "%.1f MiB", x / 1024; else printf "%.0f KiB", x }'; }
 num() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
-yesno() { if awk -v c="$1" 'BEGIN { exit !c }'; then echo yes; else echo no; fi; }
+fmt_s() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+# yesno A OP B: "yes" if the numbers compare so, else "no"
+yesno() { if awk -v a="$1" -v b="$3" "BEGIN { exit !(a + 0 $2 b + 0) }"; then echo yes; else echo no; fi; }
 
 declare -A ROW=()
 for kind in "${KINDS[@]}" bare; do
@@ -593,7 +627,15 @@ for kind in "${KINDS[@]}"; do
 		ROW[$kind.uss]=failed ROW[$kind.usstotal]=failed
 	fi
 	for m in start stop; do
-		if num "${R[$kind.$m]}"; then ROW[$kind.$m]="${R[$kind.$m]} s"; else ROW[$kind.$m]=failed; fi
+		if num "${R[$kind.$m]}"; then
+			ROW[$kind.$m]="$(fmt_s "${R[$kind.$m]}") s"
+			if ((${R[$kind.$m.n]:-0} > 1)); then
+				range=${R[$kind.$m.range]}
+				ROW[$kind.$m]+=" ($(fmt_s "${range%-*}")-$(fmt_s "${range#*-}"))"
+			fi
+		else
+			ROW[$kind.$m]=failed
+		fi
 	done
 	c=${R[$kind.gcrash]} s=${R[$kind.gstop]}
 	ROW[$kind.grand]="$c / $s"
@@ -630,19 +672,19 @@ sp50=${R[spawnd.p50]} sp99=${R[spawnd.p99]} bp50=${R[bare.p50]} bp99=${R[bare.p9
 if num "$sp50" && num "$bp50"; then
 	r50=$(awk -v a="$sp50" -v b="$bp50" 'BEGIN { printf "%.2f", a / b }')
 	r99=$(awk -v a="$sp99" -v b="$bp99" 'BEGIN { printf "%.2f", a / b }')
-	ok50=$(yesno "$r50 <= 2") ok99=$(yesno "$r99 <= 3")
+	ok50=$(yesno "$r50" "<=" 2) ok99=$(yesno "$r99" "<=" 3)
 else
 	r50=failed r99=failed ok50=no ok99=no
 fi
 budget=$((4096 + 16 * NCHILD))
 okmem=no okone=no
-num "${R[spawnd.ussN]}" && okmem=$(yesno "${R[spawnd.ussN]} < $budget")
+num "${R[spawnd.ussN]}" && okmem=$(yesno "${R[spawnd.ussN]}" "<" "$budget")
 [[ ${R[spawnd.ussN_procs]} == 1 ]] && okone=yes
 okidle=no
 [[ ${R[spawnd.idle]} == 0 && ${R[spawnd_file.idle]} == 0 ]] && okidle=yes
 okstart=no okstop=no
-num "${R[spawnd.start]}" && okstart=$(yesno "${R[spawnd.start]} < 0.5")
-num "${R[spawnd.stop]}" && okstop=$(yesno "${R[spawnd.stop]} < 1")
+num "${R[spawnd.start]}" && okstart=$(yesno "${R[spawnd.start]}" "<" 0.5)
+num "${R[spawnd.stop]}" && okstop=$(yesno "${R[spawnd.stop]}" "<" 1)
 okgrand=no
 [[ ${R[spawnd.gcrash]} == killed && ${R[spawnd.gstop]} == killed ]] && okgrand=yes
 
@@ -654,8 +696,8 @@ spawnd's targets:
 - zero wake-ups idle: ${R[spawnd.idle]} in $IDLE_S s with stderr a pipe, ${R[spawnd_file.idle]} with stderr a file (of which in main threads: ${R[spawnd.idle_main]} and ${R[spawnd_file.idle_main]}; threads with stderr a pipe: ${R[spawnd.idle_threads]}; with stderr a file: ${R[spawnd_file.idle_threads]}): **$okidle**
 - under 4 MiB + 16 KiB per child USS at $NCHILD children ($(kib "$budget")): $(kib "${R[spawnd.ussN]}"): **$okmem**
 - one process: ${R[spawnd.ussN_procs]} (${R[spawnd.procnames]}): **$okone**
-- $NCHILD children started in under 0.5 s: ${R[spawnd.start]} s: **$okstart**
-- $NCHILD children stopped in under 1 s: ${R[spawnd.stop]} s: **$okstop**
+- $NCHILD children started in under 0.5 s: ${ROW[spawnd.start]}: **$okstart**
+- $NCHILD children stopped in under 1 s: ${ROW[spawnd.stop]}: **$okstop**
 - no grandchild leaked: after crash ${R[spawnd.gcrash]}, after stop ${R[spawnd.gstop]}: **$okgrand**
 
 How: restart latency is the time between consecutive starts of a child
@@ -674,7 +716,9 @@ stderr a regular file. USS is Private_Clean + Private_Dirty from
 smaps_rollup, summed over the same processes, with 1 child and with
 $NCHILD: the slope per child, and the base (the USS with 1 child minus the
 slope). Start runs from launching the supervisor until all $NCHILD children
-have recorded their start; stop, from the stop request (SIGTERM to spawnd
+have recorded their start (the median of $SCALE_RUNS runs, the supervisors in
+turn, with the range in brackets; the USS at $NCHILD is the median too); stop,
+from the stop request (SIGTERM to spawnd
 and to supervisord; \`sv down\` on every runit service; \`s6-svscanctl -t\`)
 until all of them have exited (pidfds). The grandchild is double-forked
 into a session of its own by the child, which is then killed with SIGKILL;
