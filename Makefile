@@ -60,7 +60,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
 DEB_TEST  := libcriterion-dev
 DEB_BENCH := erlang-base golang-go runit s6 supervisor
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
@@ -88,7 +88,7 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c 2>/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null; then \
@@ -98,7 +98,7 @@ $(DEPS_STAMP):
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
-SD_PKGS       = liburing libconfig libseccomp
+SD_PKGS       = liburing libconfig libseccomp json-c
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
@@ -153,7 +153,8 @@ libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
-	   supervisor/worker.c
+	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
+	   supervisor/event.c supervisor/reload.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd
@@ -173,6 +174,22 @@ $(SPAWND): $(B)/supervisor/main.o $(LIBSD)
 
 .PHONY: spawnd
 spawnd: $(SPAWND)
+
+# ---- tools -----------------------------------------------------------------------
+
+SPAWNCTL := $(B)/spawnctl
+
+$(B)/tools/%.o: tools/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(SPAWNCTL): $(B)/tools/spawnctl.o $(LIBSD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS)
+
+.PHONY: spawnctl
+spawnctl: $(SPAWNCTL)
 
 # ---- programs linked with libgp ----------------------------------------------
 
@@ -198,7 +215,7 @@ GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
 SV_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sv_*.c))
 SD_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sd_*.c))
 SD_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
-SD_TEST_DEPS := $(SPAWND) $(SD_PROGS)
+SD_TEST_DEPS := $(SPAWND) $(SPAWNCTL) $(SD_PROGS)
 TESTS    := $(GP_TESTS) $(SV_TESTS) $(SD_TESTS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build runs
@@ -254,7 +271,7 @@ CHECK_TESTS := $(TESTS)
 endif
 
 # Where the spawnd tests find their binaries.
-TEST_ENV += SPAWND=$(SPAWND) SDTEST=$(B)/tests/progs/sdtest \
+TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
 	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
 
 .PHONY: check
@@ -272,6 +289,7 @@ endif
 # the seed corpus (copied: libFuzzer adds what it finds to its corpus).
 FUZZ_SECONDS ?= 60
 FUZZ_CONFIG  := build/fuzz/fuzz_config
+FUZZ_REQUEST := build/fuzz/fuzz_request
 
 $(FUZZ_CONFIG): tests/fuzz/fuzz_config.c supervisor/config.c supervisor/strategy.c \
 		supervisor/config.h | $(DEPS_STAMP)
@@ -281,11 +299,24 @@ $(FUZZ_CONFIG): tests/fuzz/fuzz_config.c supervisor/config.c supervisor/strategy
 		tests/fuzz/fuzz_config.c supervisor/config.c supervisor/strategy.c \
 		$(shell $(PKG_CONFIG) --cflags --libs libconfig)
 
+$(FUZZ_REQUEST): tests/fuzz/fuzz_request.c supervisor/request.c supervisor/request.h \
+		| $(DEPS_STAMP)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Isupervisor -o $@ \
+		tests/fuzz/fuzz_request.c supervisor/request.c \
+		$(shell $(PKG_CONFIG) --cflags --libs json-c)
+
+# Each target runs FUZZ_SECONDS from its seed corpus.
 .PHONY: fuzz
-fuzz: $(FUZZ_CONFIG)
-	$(Q)rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp tests/fuzz/corpus/config/* build/fuzz/corpus/
+fuzz: $(FUZZ_CONFIG) $(FUZZ_REQUEST)
+	$(Q)rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus/config build/fuzz/corpus/request && \
+		cp tests/fuzz/corpus/config/* build/fuzz/corpus/config/ && \
+		cp tests/fuzz/corpus/request/* build/fuzz/corpus/request/
 	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/config.dict \
-		-print_final_stats=1 build/fuzz/corpus
+		-print_final_stats=1 build/fuzz/corpus/config
+	$(FUZZ_REQUEST) -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/request.dict \
+		-print_final_stats=1 build/fuzz/corpus/request
 
 # ---- demo, benchmarks ----------------------------------------------------------
 
@@ -335,9 +366,10 @@ MAN3 := $(wildcard man/*.3)
 MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
 MAN8 := $(wildcard man/*.8)
+MAN1 := $(wildcard man/*.1)
 
 .PHONY: install uninstall
-install: libgp $(SPAWND)
+install: libgp $(SPAWND) $(SPAWNCTL)
 	$(INSTALL) -D -m 644 sched/gp.h $(DESTDIR)$(includedir)/gp.h
 	$(INSTALL) -D -m 644 $(LIBGP_A) $(DESTDIR)$(libdir)/libgp.a
 	$(INSTALL) -D -m 755 $(LIBGP_SO) $(DESTDIR)$(libdir)/libgp.so.$(VERSION)
@@ -348,7 +380,9 @@ install: libgp $(SPAWND)
 	$(foreach m,$(MAN7),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man7/$(notdir $(m));)
 	$(foreach m,$(MAN5),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man5/$(notdir $(m));)
 	$(foreach m,$(MAN8),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man8/$(notdir $(m));)
+	$(foreach m,$(MAN1),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man1/$(notdir $(m));)
 	$(INSTALL) -D -m 755 $(SPAWND) $(DESTDIR)$(sbindir)/spawnd
+	$(INSTALL) -D -m 755 $(SPAWNCTL) $(DESTDIR)$(bindir)/spawnctl
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/gp.h $(DESTDIR)$(libdir)/libgp.a \
@@ -358,13 +392,14 @@ uninstall:
 	      $(foreach m,$(MAN5),$(DESTDIR)$(mandir)/man5/$(notdir $(m))) \
 	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m))) \
 	      $(foreach m,$(MAN8),$(DESTDIR)$(mandir)/man8/$(notdir $(m))) \
-	      $(DESTDIR)$(sbindir)/spawnd
+	      $(foreach m,$(MAN1),$(DESTDIR)$(mandir)/man1/$(notdir $(m))) \
+	      $(DESTDIR)$(sbindir)/spawnd $(DESTDIR)$(bindir)/spawnctl
 
 # ---- everything ----------------------------------------------------------------
 
 .DEFAULT_GOAL := all
 .PHONY: all clean
-all: libgp $(SPAWND) $(EXAMPLES) $(TESTS)
+all: libgp $(SPAWND) $(SPAWNCTL) $(EXAMPLES) $(TESTS)
 
 clean:
 	rm -rf build

@@ -1034,6 +1034,26 @@ static int parse_control(struct nctx *n, const config_setting_t *s, const char *
 	return 0;
 }
 
+static int parse_control_group(struct nctx *n, const config_setting_t *s, const char *key)
+{
+	struct sd_config *cfg = n->p->cfg;
+	const char *str = NULL;
+	int r = get_string(n, s, key, &str);
+
+	if (r < 0)
+		return r;
+	if (!*str)
+		return nfail(n, s, key, "must not be empty");
+	free(cfg->control_group);
+	cfg->control_group = strdup(str);
+	if (!cfg->control_group)
+		return -ENOMEM;
+	/* The group is looked up when the socket is made (the group database
+	 * is the system's, not the file's); the line is kept for that message. */
+	cfg->control_group_line = (int)config_setting_source_line(s);
+	return 0;
+}
+
 /* Siblings' names: each repeat reported, with the line of the first. */
 static int check_sibling_names(struct parser *p, struct sd_node *node,
 			       const config_setting_t **groups)
@@ -1462,6 +1482,7 @@ static int parse_name_again(struct nctx *n, const config_setting_t *s, const cha
 static const struct key node_keys[] = {
 	{ "name", K_TOP | K_SUP | K_WORKER, parse_name_again },
 	{ "control", K_TOP, parse_control },
+	{ "control_group", K_TOP, parse_control_group },
 	{ "strategy", K_TOP | K_SUP, parse_strategy },
 	{ "intensity", K_TOP | K_SUP, parse_intensity },
 	{ "period", K_TOP | K_SUP, parse_period },
@@ -1797,6 +1818,7 @@ void sd_config_free(struct sd_config *cfg)
 	free(cfg->file);
 	free(cfg->dir);
 	free(cfg->control);
+	free(cfg->control_group);
 	free(cfg);
 }
 

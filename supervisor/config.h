@@ -115,6 +115,8 @@ struct sd_config {
 	char *file;    /* as given */
 	char *dir;     /* the file's folder, absolute */
 	char *control; /* `control`: the control socket's path, or NULL */
+	char *control_group;    /* `control_group`: may read status, logs, events; or NULL */
+	int control_group_line; /* where it was set */
 	struct sd_node *root;
 };
 

@@ -50,6 +50,23 @@ struct io_uring_sqe *sd_loop_sqe(struct sd_loop *loop, struct sd_op *op)
 	return sqe;
 }
 
+void sd_loop_cancel(struct sd_loop *loop, struct sd_op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!op->inflight)
+		return;
+	sqe = io_uring_get_sqe(&loop->ring);
+	if (!sqe) {
+		(void)io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	if (sqe) {
+		io_uring_prep_cancel(sqe, op, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
 /* ---- timers ------------------------------------------------------------- */
 
 static void heap_set(struct sd_loop *loop, uint32_t i, struct sd_timer *t)

@@ -52,6 +52,9 @@ struct io_uring_sqe *sd_loop_sqe(struct sd_loop *loop, struct sd_op *op);
 /* Wait for completions (or the earliest timer), then dispatch them all and
  * the due timers. -EINTR is not an error. */
 int sd_loop_step(struct sd_loop *loop);
+/* Ask the kernel to cancel every operation of op in flight; their
+ * completions still come (with -ECANCELED), and only then is op free. */
+void sd_loop_cancel(struct sd_loop *loop, struct sd_op *op);
 
 void sd_timer_init(struct sd_timer *t, sd_timer_fn fn);
 void sd_timer_arm(struct sd_loop *loop, struct sd_timer *t, uint64_t at_ns);

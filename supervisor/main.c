@@ -2,10 +2,10 @@
 /*
  * spawnd: run a supervision tree of OS processes.
  *
- *   spawnd [-c FILE] [-v] [--no-bpf]
+ *   spawnd [-c FILE] [-s SOCKET] [-v] [--no-bpf]
  *   spawnd check FILE
  *   spawnd exec [--name N] [--restart TYPE] [--intensity N] [--period S]
- *               [--sandbox P] [--ready MODE] -- CMD ARGS...
+ *               [--sandbox P] [--ready MODE] [--control SOCKET] -- CMD ARGS...
  *
  * Exit status: 0 clean shutdown, 1 the root supervisor gave up, 2 usage or
  * configuration error, 111 a system failure at start (spawnd(8)).
@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: spawnd [-c FILE] [-v] [--no-bpf]\n"
+	fprintf(f, "usage: spawnd [-c FILE] [-s SOCKET] [-v] [--no-bpf]\n"
 		   "       spawnd check FILE\n"
 		   "       spawnd exec [--name N] [--restart TYPE] [--intensity N] [--period S]\n"
-		   "                   [--sandbox P] [--ready MODE] -- CMD [ARGS...]\n");
+		   "                   [--sandbox P] [--ready MODE] [--control SOCKET] -- CMD [ARGS...]\n");
 }
 
 static void print_errors(const struct sd_errors *errs)
@@ -77,6 +78,30 @@ static int cmd_check(const char *file)
 
 /* ---- running ---------------------------------------------------------------------- */
 
+/* How to run, from the command line. */
+struct run_opts {
+	bool verbose;
+	bool from_file;     /* reload re-reads cfg->file */
+	const char *socket; /* -s: the control socket, over the file's `control` */
+};
+
+/* SIGHUP: as `spawnctl reload`, the outcome in the log. */
+static void reload_on_hup(struct sd_daemon *d)
+{
+	struct sd_request req = { .cmd = SD_CMD_RELOAD };
+	json_object *resp;
+
+	sd_log(&d->log, "SIGHUP: reloading %s", d->cfg_file ? d->cfg_file : "(no file)");
+	resp = sd_reload(d, &req);
+	if (!json_object_get_boolean(json_object_object_get(resp, "ok"))) {
+		json_object *e = json_object_object_get(resp, "error");
+
+		sd_log(&d->log, "reload failed: %s",
+		       json_object_get_string(json_object_object_get(e, "message")));
+	}
+	json_object_put(resp);
+}
+
 static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags);
 
 static void read_signal(struct sd_daemon *d)
@@ -99,7 +124,7 @@ static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t 
 			sd_tree_shutdown(d);
 			break;
 		case SIGHUP:
-			sd_log(&d->log, "SIGHUP: reloading is not supported yet; ignored");
+			reload_on_hup(d);
 			break;
 		}
 	}
@@ -107,15 +132,57 @@ static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t 
 		read_signal(d);
 }
 
-static int run(struct sd_config *cfg, bool verbose)
+/* The control socket: where -s, the file or the default says. One that
+ * was asked for must work; without one, only the default's absence is
+ * tolerated (a user with no XDG_RUNTIME_DIR), with a warning. */
+static int open_control(struct sd_daemon *d, const struct run_opts *o)
 {
-	struct sd_daemon d = { .cfg = cfg, .sigfd = -1 };
+	const struct sd_config *cfg = d->cfg;
+	const char *path = o->socket ? o->socket : cfg->control;
+	char def[256], err[512];
+	gid_t gid, *group = NULL;
+	int r;
+
+	if (cfg->control_group) {
+		struct group *gr = getgrnam(cfg->control_group);
+
+		if (!gr) {
+			fprintf(stderr, "spawnd: %s:%d: control_group: no group '%s'\n", cfg->file,
+				cfg->control_group_line, cfg->control_group);
+			return SD_EXIT_USAGE;
+		}
+		gid = gr->gr_gid;
+		group = &gid;
+	}
+	if (!path) {
+		r = sd_control_default_path(def, sizeof(def));
+		if (r < 0) {
+			sd_log(&d->log, "warning: no control socket: XDG_RUNTIME_DIR is not set "
+					"(use -s PATH or `control` in the file)");
+			return 0;
+		}
+		path = def;
+	}
+	r = sd_control_open(&d->ctl, d, path, group, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "spawnd: fatal: control socket: %s\n", err);
+		return SD_EXIT_SYSTEM;
+	}
+	sd_debug(&d->log, "control socket %s", path);
+	return 0;
+}
+
+/* Run the tree cfg declares (taken: freed here). */
+static int run(struct sd_config *cfg, const struct run_opts *o)
+{
+	struct sd_daemon d = { .cfg = cfg, .sigfd = -1, .ctl = { .fd = -1 } };
 	char err[512];
 	sigset_t mask;
 	int r;
 
 	sd_log_init(&d.log, STDERR_FILENO);
-	d.log.verbose = verbose;
+	d.log.verbose = o->verbose;
+	d.cfg_file = o->from_file ? cfg->file : NULL;
 	d.self = getpid();
 	/* Orphans of our workers' trees come to us, to be reaped and killed. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -135,12 +202,14 @@ static int run(struct sd_config *cfg, bool verbose)
 	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (d.sigfd < 0) {
 		fprintf(stderr, "spawnd: fatal: unable to create a signalfd: %s\n", strerror(errno));
+		sd_config_free(cfg);
 		return SD_EXIT_SYSTEM;
 	}
 	r = sd_loop_init(&d.loop, 256);
 	if (r < 0) {
 		fprintf(stderr, "spawnd: fatal: unable to set up io_uring: %s\n", strerror(-r));
 		close(d.sigfd);
+		sd_config_free(cfg);
 		return SD_EXIT_SYSTEM;
 	}
 	sd_cgroups_init(&d.cg);
@@ -154,7 +223,17 @@ static int run(struct sd_config *cfg, bool verbose)
 		sd_cgroups_fini(&d.cg);
 		sd_loop_fini(&d.loop);
 		close(d.sigfd);
+		sd_config_free(d.cfg);
 		return SD_EXIT_USAGE;
+	}
+	r = open_control(&d, o);
+	if (r) {
+		sd_tree_free(&d);
+		sd_cgroups_fini(&d.cg);
+		sd_loop_fini(&d.loop);
+		close(d.sigfd);
+		sd_config_free(d.cfg);
+		return r;
 	}
 	d.sig_op.fn = on_signal;
 	sd_log_attach(&d.log, &d.loop);
@@ -168,6 +247,9 @@ static int run(struct sd_config *cfg, bool verbose)
 			d.exit_status = SD_EXIT_SYSTEM;
 			break;
 		}
+		sd_control_after_step(&d.ctl);
+		if (d.retired)
+			sd_retired_sweep(&d);
 	}
 	sd_log(&d.log, "%s", d.exit_status == SD_EXIT_GAVEUP ? "the root supervisor gave up: exiting 1"
 							     : "stopped");
@@ -177,25 +259,26 @@ static int run(struct sd_config *cfg, bool verbose)
 		;
 	sd_worker_drain(&d);
 	sd_log_fini(&d.log);
+	sd_control_close(&d.ctl);
 	sd_loop_fini(&d.loop);
 	sd_worker_free_detached(&d);
 	sd_tree_free(&d);
+	sd_config_free(d.cfg); /* the last one loaded */
 	sd_cgroups_fini(&d.cg);
 	close(d.sigfd);
 	return d.exit_status;
 }
 
 /* Run what sd_config_load or sd_config_parse returned (r), or say why not. */
-static int run_loaded(int r, struct sd_config *cfg, struct sd_errors *errs, bool verbose)
+static int run_loaded(int r, struct sd_config *cfg, struct sd_errors *errs,
+		      const struct run_opts *o)
 {
 	if (r < 0) {
 		print_errors(errs);
 		sd_errors_free(errs);
 		return SD_EXIT_USAGE;
 	}
-	r = run(cfg, verbose);
-	sd_config_free(cfg);
-	return r;
+	return run(cfg, o);
 }
 
 /* ---- spawnd exec: a one-child tree from the command line --------------------------- */
@@ -237,14 +320,16 @@ static int append(char **out, size_t *len, size_t *cap, const char *s)
 	return 0;
 }
 
-static int cmd_exec(int argc, char **argv, bool verbose)
+static int cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },	  { "restart", required_argument, NULL, 'r' },
 		{ "intensity", required_argument, NULL, 'i' }, { "period", required_argument, NULL, 'p' },
 		{ "sandbox", required_argument, NULL, 's' },	  { "ready", required_argument, NULL, 'y' },
+		{ "control", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct run_opts o = { 0 };
 	const char *name = NULL, *restart = "permanent", *intensity = "1", *period = "5",
 		   *sandbox = "default", *ready = "exec";
 	char *text = NULL, cwd[4096], defname[65];
@@ -262,6 +347,7 @@ static int cmd_exec(int argc, char **argv, bool verbose)
 		case 'p': period = optarg; break;
 		case 's': sandbox = optarg; break;
 		case 'y': ready = optarg; break;
+		case 'C': o.socket = optarg; break;
 		default:
 			usage(stderr);
 			return SD_EXIT_USAGE;
@@ -320,13 +406,14 @@ static int cmd_exec(int argc, char **argv, bool verbose)
 	}
 	r = sd_config_parse(text, "command line", cwd, &cfg, &errs);
 	free(text);
-	return run_loaded(r, cfg, &errs, verbose);
+	return run_loaded(r, cfg, &errs, &o);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
@@ -335,7 +422,7 @@ int main(int argc, char **argv)
 	const char *file = DEFAULT_CONFIG;
 	struct sd_errors errs = { 0 };
 	struct sd_config *cfg;
-	bool verbose = false;
+	struct run_opts o = { .from_file = true };
 	int c, r;
 
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
@@ -346,14 +433,17 @@ int main(int argc, char **argv)
 		return cmd_check(argv[2]);
 	}
 	if (argc > 1 && strcmp(argv[1], "exec") == 0)
-		return cmd_exec(argc - 1, argv + 1, false);
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		return cmd_exec(argc - 1, argv + 1);
+	while ((c = getopt_long(argc, argv, "c:s:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
 			break;
+		case 's':
+			o.socket = optarg;
+			break;
 		case 'v':
-			verbose = true;
+			o.verbose = true;
 			break;
 		case 'B':
 			break; /* no BPF yet: nothing to turn off */
@@ -371,5 +461,5 @@ int main(int argc, char **argv)
 		return SD_EXIT_USAGE;
 	}
 	r = sd_config_load(file, &cfg, &errs);
-	return run_loaded(r, cfg, &errs, verbose);
+	return run_loaded(r, cfg, &errs, &o);
 }

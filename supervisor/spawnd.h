@@ -22,6 +22,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "control.h"
 #include "launch.h"
 #include "log.h"
 #include "loop.h"
@@ -84,6 +85,7 @@ struct sd_exit {
 	int code;      /* exit status, or -1 */
 	int signal;    /* the signal that killed it, or 0 */
 	bool core;
+	bool normal;   /* a clean exit, or the stop spawnd asked for */
 	uint64_t at_ns;
 	uint64_t uptime_ns;
 	bool start_failed;
@@ -93,8 +95,13 @@ struct sd_exit {
 struct sd_unit {
 	struct sd_daemon *d;
 	struct sd_node *node;
-	struct sd_unit *parent;
+	struct sd_unit *parent; /* NULL: the root, or retired */
 	uint32_t index; /* in parent */
+	bool held;      /* stopped by an operator: stays down until started */
+	bool failed;    /* a supervisor that gave up */
+	bool retired;   /* removed by a reload: stopping, then freed */
+	struct sd_unit *next_retired;
+	uint64_t starts; /* times started (for waits on a restart) */
 
 	/* Supervisors. */
 	struct sv_sup sv;
@@ -144,6 +151,13 @@ struct sd_daemon {
 	struct sd_run *detached; /* exited runs still waiting for their last completions */
 	struct rlimit nofile;    /* what spawnd was given: children get it back */
 
+	struct sd_control ctl;
+	const char *cfg_file;    /* what reload re-reads; NULL for `spawnd exec` */
+	struct sd_config **old_cfgs; /* configurations retired units still point into */
+	size_t nold_cfgs;
+	struct sd_unit *retired; /* units a reload removed, until they are down */
+	bool restart_root;       /* the root is stopping to start again */
+
 	bool shutting_down;
 	bool done;
 	int exit_status;
@@ -152,6 +166,12 @@ struct sd_daemon {
 
 /* tree.c */
 int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen);
+struct sd_unit *sd_unit_new(struct sd_daemon *d, struct sd_node *n, struct sd_unit *parent,
+			    uint32_t index, char *err, size_t errlen);
+void sd_unit_free(struct sd_unit *u);
+void sd_unit_retire(struct sd_unit *u, enum sv_state state);
+void sd_retired_sweep(struct sd_daemon *d);
+void sd_config_keep_old(struct sd_daemon *d, struct sd_config *cfg);
 void sd_tree_free(struct sd_daemon *d);
 void sd_tree_start(struct sd_daemon *d);
 void sd_tree_shutdown(struct sd_daemon *d);
@@ -169,5 +189,25 @@ void sd_arm_wait(struct sd_daemon *d);
 void sd_worker_drain(struct sd_daemon *d);
 void sd_worker_free_detached(struct sd_daemon *d);
 const char *sd_signal_name(int sig);
+int sd_worker_signal(struct sd_unit *u, int sig); /* the pid signalled, or -ESRCH */
+
+/* command.c */
+struct sd_unit *sd_unit_find(struct sd_daemon *d, const char *path);
+const char *sd_unit_path(const struct sd_unit *u);
+const char *sd_unit_state(const struct sd_unit *u);
+void sd_exit_message(const struct sd_exit *e, char *buf, size_t size);
+json_object *sd_exit_json(const struct sd_exit *e);
+void sd_command(struct sd_client *c, struct sd_request *req);
+json_object *sd_wait_response(struct sd_daemon *d, struct sd_wait *w, bool timed_out);
+
+/* event.c */
+void sd_event_unit(struct sd_daemon *d, const char *type, const struct sd_unit *u, pid_t pid);
+void sd_event_exit(struct sd_daemon *d, const struct sd_unit *u, pid_t pid);
+void sd_event_restarted(struct sd_daemon *d, const struct sd_unit *sup, const struct sv_plan *plan);
+void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, const char *message);
+void sd_event_gave_up(struct sd_daemon *d, const struct sd_unit *sup);
+
+/* reload.c */
+json_object *sd_reload(struct sd_daemon *d, const struct sd_request *req);
 
 #endif /* SD_SPAWND_H */

@@ -476,3 +476,28 @@ int sv_restart_parse(const char *name, enum sv_restart *ret)
 	*ret = (enum sv_restart)r;
 	return 0;
 }
+
+void sv_adopt(struct sv_sup *to, uint32_t j, const struct sv_sup *from, uint32_t i)
+{
+	enum sv_restart restart = to->children[j].restart;
+
+	to->children[j] = from->children[i];
+	to->children[j].restart = restart; /* the new declaration's */
+}
+
+void sv_carry(struct sv_sup *to, const struct sv_sup *from)
+{
+	/* The most recent restarts, oldest first, as many as the new ring holds. */
+	uint32_t n = from->history_len < to->intensity ? from->history_len : to->intensity;
+
+	for (uint32_t k = from->history_len - n; k < from->history_len; k++) {
+		uint32_t at = (from->history_next + from->intensity - from->history_len + k) %
+			      from->intensity;
+
+		to->history[to->history_next] = from->history[at];
+		to->history_next = (to->history_next + 1) % to->intensity;
+		to->history_len++;
+	}
+	to->stopping_all = from->stopping_all;
+	to->gave_up = from->gave_up;
+}

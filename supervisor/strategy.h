@@ -150,6 +150,13 @@ bool sv_all_down(const struct sv_sup *sup);
  * out (up to max); returns how many there are. */
 uint32_t sv_history(const struct sv_sup *sup, uint64_t now_ns, uint64_t *out, uint32_t max);
 
+/* Reconfiguration (spawnd's reload): child i of `from` becomes child j of
+ * `to`, with its state (and the restart type `to` declares); sv_carry
+ * brings over the restart history (the most recent that fit the new
+ * intensity) and a stop of everything in progress. */
+void sv_adopt(struct sv_sup *to, uint32_t j, const struct sv_sup *from, uint32_t i);
+void sv_carry(struct sv_sup *to, const struct sv_sup *from);
+
 static inline uint32_t sv_capacity(const struct sv_sup *sup)
 {
 	return sup->capacity;

@@ -14,13 +14,13 @@
 
 #include "spawnd.h"
 
-static void free_unit(struct sd_unit *u)
+void sd_unit_free(struct sd_unit *u)
 {
 	if (!u)
 		return;
 	if (u->node->kind == SD_SUPERVISOR) {
 		for (uint32_t i = 0; i < u->node->nchildren && u->children; i++)
-			free_unit(u->children[i]);
+			sd_unit_free(u->children[i]);
 		free(u->children);
 		free(u->plan_buf);
 		sv_destroy(&u->sv);
@@ -46,8 +46,12 @@ static int sup_engine(struct sd_unit *u)
 		r = sv_add(&u->sv, n->children[i]->restart);
 		if (r < 0)
 			return r;
+		/* What an operator stopped stays down across restarts. */
+		if (u->children && u->children[i])
+			u->sv.children[i].held = u->children[i]->held;
 	}
 	u->reported = false;
+	u->failed = false;
 	return 0;
 }
 
@@ -56,11 +60,13 @@ static void backoff_due(struct sd_loop *loop, struct sd_timer *t)
 	struct sd_unit *u = (struct sd_unit *)((char *)t - offsetof(struct sd_unit, backoff_timer));
 
 	(void)loop;
-	sd_drive(u->parent);
+	u->d->ctl.check_waits = true; /* backoff is over: its state changed */
+	if (u->parent)
+		sd_drive(u->parent);
 }
 
-static struct sd_unit *new_unit(struct sd_daemon *d, struct sd_node *n, struct sd_unit *parent,
-				uint32_t index, char *err, size_t errlen)
+struct sd_unit *sd_unit_new(struct sd_daemon *d, struct sd_node *n, struct sd_unit *parent,
+			    uint32_t index, char *err, size_t errlen)
 {
 	struct sd_unit *u = calloc(1, sizeof(*u));
 
@@ -85,27 +91,114 @@ static struct sd_unit *new_unit(struct sd_daemon *d, struct sd_node *n, struct s
 		goto fail;
 	}
 	for (size_t i = 0; i < n->nchildren; i++) {
-		u->children[i] = new_unit(d, n->children[i], u, (uint32_t)i, err, errlen);
+		u->children[i] = sd_unit_new(d, n->children[i], u, (uint32_t)i, err, errlen);
 		if (!u->children[i])
 			goto fail;
 	}
 	return u;
 fail:
-	free_unit(u);
+	sd_unit_free(u);
 	return NULL;
 }
 
 int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen)
 {
-	d->root = new_unit(d, d->cfg->root, NULL, 0, err, errlen);
+	d->root = sd_unit_new(d, d->cfg->root, NULL, 0, err, errlen);
 	return d->root ? 0 : -EINVAL;
 }
 
 void sd_tree_free(struct sd_daemon *d)
 {
-	free_unit(d->root);
+	while (d->retired) {
+		struct sd_unit *u = d->retired;
+
+		d->retired = u->next_retired;
+		sd_unit_free(u);
+	}
+	sd_unit_free(d->root);
 	d->root = NULL;
+	for (size_t i = 0; i < d->nold_cfgs; i++)
+		sd_config_free(d->old_cfgs[i]);
+	free(d->old_cfgs);
+	d->old_cfgs = NULL;
+	d->nold_cfgs = 0;
 }
+
+/* ---- reload's removals -------------------------------------------------------------- */
+
+/* The running tree now follows cfg; the old configuration is kept while
+ * units removed by the reload, which still point into it, are stopping. */
+void sd_config_keep_old(struct sd_daemon *d, struct sd_config *cfg)
+{
+	struct sd_config **old = realloc(d->old_cfgs, (d->nold_cfgs + 1) * sizeof(*old));
+
+	if (old) {
+		d->old_cfgs = old;
+		d->old_cfgs[d->nold_cfgs++] = d->cfg;
+	} else {
+		/* Out of memory: leak it rather than free what units use. */
+	}
+	d->cfg = cfg;
+	d->cfg_file = cfg->file;
+	if (!d->retired)
+		sd_retired_sweep(d);
+}
+
+static void start_unit(struct sd_unit *u);
+static void stop_unit(struct sd_unit *u);
+
+/* A unit a reload removed: out of the tree, stopped, freed once down. */
+void sd_unit_retire(struct sd_unit *u, enum sv_state state)
+{
+	struct sd_daemon *d = u->d;
+
+	u->parent = NULL;
+	u->retired = true;
+	u->next_retired = d->retired;
+	d->retired = u;
+	if (u->node->kind == SD_WORKER) {
+		sd_timer_cancel(&d->loop, &u->backoff_timer);
+		if (u->run && !u->run->exited && !u->run->stop_sent)
+			sd_worker_stop(u);
+		return;
+	}
+	(void)state;
+	sv_shutdown(&u->sv);
+	sd_drive(u);
+}
+
+static bool unit_down(const struct sd_unit *u)
+{
+	if (u->node->kind == SD_WORKER)
+		return !u->run;
+	return sv_all_down(&u->sv);
+}
+
+/* After each step: free the retired units that are down, and the old
+ * configurations once no unit points into them. */
+void sd_retired_sweep(struct sd_daemon *d)
+{
+	for (struct sd_unit **pp = &d->retired; *pp;) {
+		struct sd_unit *u = *pp;
+
+		if (!unit_down(u)) {
+			pp = &u->next_retired;
+			continue;
+		}
+		*pp = u->next_retired;
+		if (u->node->kind == SD_WORKER)
+			sd_timer_cancel(&d->loop, &u->stall_timer);
+		sd_unit_free(u);
+	}
+	if (!d->retired && d->nold_cfgs) {
+		for (size_t i = 0; i < d->nold_cfgs; i++)
+			sd_config_free(d->old_cfgs[i]);
+		free(d->old_cfgs);
+		d->old_cfgs = NULL;
+		d->nold_cfgs = 0;
+	}
+}
+
 
 /* The name to show: the full path, or the root's name. */
 static const char *unit_name(const struct sd_unit *u)
@@ -115,6 +208,7 @@ static const char *unit_name(const struct sd_unit *u)
 
 static void start_unit(struct sd_unit *u)
 {
+	u->starts++;
 	if (u->node->kind == SD_WORKER) {
 		if (sd_worker_start(u) < 0)
 			sd_child_exited(u, false); /* could not even be cloned: a failed start */
@@ -148,8 +242,15 @@ static void report(struct sd_unit *s)
 		if (!sv_all_down(&s->sv) || s->reported)
 			return;
 		s->reported = true;
+		s->failed = s->sv.gave_up;
 		if (s->parent) {
 			sd_child_exited(s, !s->sv.gave_up);
+		} else if (s->retired) {
+			/* freed by sd_retired_sweep */
+		} else if (d->restart_root && !s->sv.gave_up && !d->shutting_down) {
+			d->restart_root = false;
+			sd_log(&d->log, "%s: starting again", unit_name(s));
+			start_unit(s);
 		} else {
 			d->done = true;
 			d->exit_status = s->sv.gave_up ? SD_EXIT_GAVEUP : SD_EXIT_OK;
@@ -248,10 +349,12 @@ void sd_child_exited(struct sd_unit *u, bool normal)
 			       sv_strategy_name(p->sv.strategy), why);
 		if (u->node->kind == SD_WORKER)
 			u->restarts++;
+		sd_event_restarted(d, p, &plan);
 		break;
 	case SV_GIVE_UP:
 		sd_log(&d->log, "%s: giving up: more than %u restarts in %.0fs; stopping its children",
 		       unit_name(p), p->sv.intensity, (double)p->sv.period_ns / 1e9);
+		sd_event_gave_up(d, p);
 		break;
 	}
 	sd_drive(p);

@@ -226,19 +226,7 @@ static void run_maybe_free(struct sd_run *run)
 
 static void cancel_op(struct sd_daemon *d, struct sd_op *op)
 {
-	struct io_uring_sqe *sqe;
-
-	if (!op->inflight)
-		return;
-	sqe = io_uring_get_sqe(&d->loop.ring);
-	if (!sqe) {
-		(void)io_uring_submit(&d->loop.ring);
-		sqe = io_uring_get_sqe(&d->loop.ring);
-	}
-	if (sqe) {
-		io_uring_prep_cancel(sqe, op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
-	}
+	sd_loop_cancel(&d->loop, op);
 }
 
 static void mark_ready(struct sd_run *run)
@@ -249,6 +237,7 @@ static void mark_ready(struct sd_run *run)
 		return;
 	run->ready = true;
 	sd_timer_cancel(&run->d->loop, &run->ready_timer);
+	sd_event_unit(run->d, "ready", u, run->pid);
 	sd_child_ready(u);
 }
 
@@ -277,14 +266,16 @@ static void read_more(struct sd_run *run, struct sd_reader *rd)
 			   (uint64_t)-1);
 }
 
-static void output_line(struct sd_run *run, const char *line, size_t len)
+static void output_line(struct sd_run *run, const char *line, size_t len, bool is_err)
 {
 	struct sd_daemon *d = run->d;
 	const char *name = run->unit ? unit_name(run->unit) : "(exited)";
 
 	sd_log_output(&d->log, name, run->pid, line, len);
-	if (run->unit)
+	if (run->unit) {
 		sd_ring_add(&run->unit->ring, line, len);
+		sd_control_output(&d->ctl, sd_unit_path(run->unit), run->pid, is_err, line, len);
+	}
 }
 
 static void reader_done(struct sd_run *run, struct sd_reader *rd, int res, bool is_ready)
@@ -295,7 +286,7 @@ static void reader_done(struct sd_run *run, struct sd_reader *rd, int res, bool 
 		/* End of file (everything that held the pipe is gone), or an
 		 * error: a last unfinished line is still a line. */
 		if (!is_ready && rd->len)
-			output_line(run, rd->buf, rd->len);
+			output_line(run, rd->buf, rd->len, rd->is_err);
 		rd->len = 0;
 		close_fd(&rd->fd);
 		run_maybe_free(run);
@@ -310,13 +301,13 @@ static void reader_done(struct sd_run *run, struct sd_reader *rd, int res, bool 
 		char *start = rd->buf;
 
 		while ((nl = memchr(start, '\n', rd->len - (size_t)(start - rd->buf)))) {
-			output_line(run, start, (size_t)(nl - start));
+			output_line(run, start, (size_t)(nl - start), rd->is_err);
 			start = nl + 1;
 		}
 		rd->len -= (size_t)(start - rd->buf);
 		memmove(rd->buf, start, rd->len);
 		if (rd->len == sizeof(rd->buf)) { /* a line longer than the buffer */
-			output_line(run, rd->buf, rd->len);
+			output_line(run, rd->buf, rd->len, rd->is_err);
 			rd->len = 0;
 		}
 	}
@@ -355,6 +346,7 @@ static void exec_result(struct sd_loop *loop, struct sd_op *op, int res, uint32_
 	close_fd(&run->errfd);
 	if (res == 0) {
 		run->exec_ok = true;
+		run->d->ctl.check_waits = true; /* starting -> running */
 		if (run->unit && run->unit->node->ready == SD_READY_EXEC)
 			mark_ready(run);
 	} else if (res == (int)sizeof(run->errbuf)) {
@@ -488,6 +480,12 @@ static void stalled(struct sd_unit *u, struct sd_run *run, const char *what, uin
 	sd_log(&d->log, "%s[%d]: stalled: %s for %.1fs%s", unit_name(u), (int)run->pid, what,
 	       (double)ns / 1e9,
 	       u->node->on_stall == SD_STALL_RESTART ? "; stopping it (on_stall = restart)" : "");
+	{
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%s for %.1fs", what, (double)ns / 1e9);
+		sd_event_stalled(d, u, run->pid, msg);
+	}
 	if (u->node->on_stall != SD_STALL_RESTART)
 		return;
 	if (u->stall_state == 'D') {
@@ -729,6 +727,7 @@ int sd_worker_start(struct sd_unit *u)
 	}
 	sd_arm_wait(d);
 	sd_debug(&d->log, "%s[%d]: started", unit_name(u), (int)run->pid);
+	sd_event_unit(d, "started", u, run->pid);
 	return 0;
 
 fail:
@@ -741,11 +740,22 @@ fail:
 		close(child_err);
 	if (child_rdy >= 0)
 		close(child_rdy);
-	u->last = (struct sd_exit){ .valid = true, .code = -1, .start_failed = true,
-				    .at_ns = sd_now_ns(), .err = -r };
+	u->last = (struct sd_exit){ .valid = true, .code = -1, .start_failed = true, .stage = -1,
+				    .at_ns = sd_now_ns(), .err = r < 0 ? -r : EIO };
+	sd_event_exit(d, u, 0);
 	run->unit = NULL;
 	run_maybe_free(run);
 	return r < 0 ? r : -EIO;
+}
+
+int sd_worker_signal(struct sd_unit *u, int sig)
+{
+	struct sd_run *run = u->run;
+
+	if (!run || run->exited)
+		return -ESRCH;
+	signal_run(run, sig, false);
+	return run->pid;
 }
 
 /* ---- stop ------------------------------------------------------------------------- */
@@ -803,6 +813,9 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 {
 	struct sd_run *run = find_run(d->root, info->si_pid);
 	struct sd_unit *u;
+
+	for (struct sd_unit *r = d->retired; r && !run; r = r->next_retired)
+		run = find_run(r, info->si_pid);
 	char what[256];
 	bool normal;
 	uint64_t now = sd_now_ns();
@@ -832,7 +845,9 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 	normal = run->exec_stage < 0 &&
 		 ((info->si_code == CLD_EXITED && info->si_status == 0) ||
 		  (run->stop_sent && info->si_code != CLD_EXITED && info->si_status == SIGTERM));
+	u->last.normal = normal;
 	sd_log(&d->log, "%s[%d]: %s", unit_name(u), (int)run->pid, what);
+	sd_event_exit(d, u, run->pid);
 
 	/* Backoff: the next start waits, longer each time it fails fast. */
 	if (u->node->backoff.enabled && !run->stop_sent) {
