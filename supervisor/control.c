@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "spawnd.h"
+#include "util.h"
 
 #define IN_CAP SD_REQUEST_MAX
 
@@ -481,18 +482,38 @@ void sd_control_after_step(struct sd_control *ctl)
 
 /* ---- the socket ------------------------------------------------------------------------ */
 
-/* Is something listening at path? A socket file left by a spawnd that is
- * gone refuses connections. */
+/* Does process pid run (exists, and is not a zombie)? */
+static bool process_runs(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (sd_read_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+/* Is a spawnd listening at path? A socket file left by one that is gone
+ * refuses connections; one that is dying may still accept for a moment
+ * (its io_uring holds the socket until the kernel tears the ring down):
+ * the listener's pid (SO_PEERCRED of the connection) tells. */
 static bool live_socket(const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool live = false;
 
 	if (fd < 0)
 		return false;
 	memcpy(a.sun_path, path, strlen(path) + 1);
-	live = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EAGAIN;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		live = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		       process_runs(cred.pid);
+	else
+		live = errno == EAGAIN; /* its backlog is full: very much alive */
 	close(fd);
 	return live;
 }

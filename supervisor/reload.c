@@ -250,7 +250,6 @@ static void commit(struct sd_daemon *d, struct plan *p, struct lists *l, struct 
 		} else {
 			p->children[j] = k->fresh;
 			k->fresh = NULL;
-			list_subtree(l->added, p->children[j]);
 		}
 		p->children[j]->parent = u;
 		p->children[j]->index = (uint32_t)j;
@@ -279,8 +278,10 @@ static void commit(struct sd_daemon *d, struct plan *p, struct lists *l, struct 
 			if (c->node->kind == SD_WORKER && p->kids[j].changed && !c->held &&
 			    (u->sv.children[j].state == SV_RUNNING || u->sv.children[j].state == SV_STARTING))
 				(void)sv_restart(&u->sv, (uint32_t)j);
-		} else if (sup_active(u) && !c->held) {
-			u->sv.children[j].state = SV_PENDING; /* an addition starts in place */
+		} else {
+			list_subtree(l->added, c);
+			if (sup_active(u) && !c->held)
+				u->sv.children[j].state = SV_PENDING; /* an addition starts in place */
 		}
 	}
 	drive[(*ndrive)++] = u;

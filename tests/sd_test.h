@@ -32,6 +32,7 @@ struct sd_env {
 	char conf[PATH_MAX];
 	char log[PATH_MAX];  /* spawnd's stderr */
 	char rec[PATH_MAX];  /* what the children record (SDTEST_LOG) */
+	char sock[PATH_MAX]; /* spawnd's control socket */
 	char spawnd[PATH_MAX];
 	char sdtest[PATH_MAX];
 	pid_t pid;
@@ -68,6 +69,7 @@ static inline void env_setup(struct sd_env *e)
 	snprintf(e->conf, sizeof(e->conf), "%s/spawnd.conf", e->dir);
 	snprintf(e->log, sizeof(e->log), "%s/spawnd.log", e->dir);
 	snprintf(e->rec, sizeof(e->rec), "%s/record", e->dir);
+	snprintf(e->sock, sizeof(e->sock), "%s/control", e->dir);
 	abs_path("SPAWND", "build/spawnd", e->spawnd);
 	abs_path("SDTEST", "build/tests/progs/sdtest", e->sdtest);
 	e->pid = -1;
@@ -121,7 +123,8 @@ static inline void write_conf(struct sd_env *e, const char *fmt, ...)
 	fclose(f);
 }
 
-/* Start spawnd on the configuration, its stdout and stderr into e->log. */
+/* Start spawnd on the configuration, its stdout and stderr into e->log,
+ * its control socket at e->sock. */
 static inline void spawnd_start(struct sd_env *e, const char *extra)
 {
 	pid_t pid = fork();
@@ -133,9 +136,9 @@ static inline void spawnd_start(struct sd_env *e, const char *extra)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (extra)
-			execl(e->spawnd, "spawnd", "-c", e->conf, extra, (char *)NULL);
+			execl(e->spawnd, "spawnd", "-c", e->conf, "-s", e->sock, extra, (char *)NULL);
 		else
-			execl(e->spawnd, "spawnd", "-c", e->conf, (char *)NULL);
+			execl(e->spawnd, "spawnd", "-c", e->conf, "-s", e->sock, (char *)NULL);
 		_exit(127);
 	}
 	e->pid = pid;

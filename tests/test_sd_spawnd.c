@@ -818,8 +818,8 @@ Test(spawnd, check)
  * be restarted once, then spawnd gives up with 1. */
 Test(spawnd, exec_command)
 {
-	const char *argv[] = { E.spawnd, "exec", "--intensity", "1", "--period", "60", "--", E.sdtest,
-			       "exit", "5", NULL };
+	const char *argv[] = { E.spawnd, "exec", "--intensity", "1", "--period", "60", "--control",
+			       E.sock, "--", E.sdtest, "exit", "5", NULL };
 	char out[8192];
 
 	cr_assert_eq(run_cmd(argv, out, sizeof(out)), 1, "%s", out);
