@@ -503,7 +503,7 @@ Test(control, logs_tail_and_follow)
 	json_object *o;
 
 	write_conf(&E, HEADER "children = (\n"
-			      "  { name = \"talk\"; exec = [ \"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5; do echo line$i; done; echo err >&2; read x\" ]; }\n"
+			      "  { name = \"talk\"; exec = [ \"/bin/sh\", \"-c\", \"for i in 1 2 3 4; do echo line$i; done; sleep 0.2; echo err >&2; sleep 0.2; echo line5; exec sleep 1000\" ]; }\n"
 			      ");",
 		   "one_for_one", 3);
 	spawnd_start(&E, NULL);
@@ -513,8 +513,8 @@ Test(control, logs_tail_and_follow)
 	ASSERT_OK(o);
 	cr_assert_eq(json_object_array_length(get(o, "lines")), 3);
 	cr_assert_str_eq(str(o, "lines.0"), "line4");
-	cr_assert_str_eq(str(o, "lines.1"), "line5");
-	cr_assert_str_eq(str(o, "lines.2"), "err");
+	cr_assert_str_eq(str(o, "lines.1"), "err");
+	cr_assert_str_eq(str(o, "lines.2"), "line5");
 	json_object_put(o);
 	o = request(&c, "{\"v\":1,\"cmd\":\"logs\",\"name\":\"/\"}\n");
 	ASSERT_ERR(o, "not_a_worker");
