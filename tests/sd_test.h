@@ -82,13 +82,37 @@ static inline void env_setup(struct sd_env *e)
 			cr_skip_test("needs root: %s", why);             \
 	} while (0)
 
+static inline char *slurp(const char *path);
+
+/* Stop a spawnd still running the way an operator would (SIGTERM, so that
+ * a sanitizer build checks its exit for leaks too; SIGKILL if it hangs),
+ * and fail the test if a sanitizer reported anything in its log. */
 static inline void env_cleanup(struct sd_env *e)
 {
 	char cmd[PATH_MAX + 16];
 
 	if (e->pid > 0) {
-		kill(e->pid, SIGKILL);
-		waitpid(e->pid, NULL, 0);
+		long long until;
+		int st;
+
+		kill(e->pid, SIGTERM);
+		for (until = ms_now() + 15000; ms_now() < until;) {
+			if (waitpid(e->pid, &st, WNOHANG) == e->pid) {
+				e->pid = -1;
+				break;
+			}
+			msleep(10);
+		}
+		if (e->pid > 0) {
+			kill(e->pid, SIGKILL);
+			waitpid(e->pid, NULL, 0);
+		}
+	}
+	if (e->log[0]) {
+		const char *text = slurp(e->log);
+
+		cr_assert(!strstr(text, "Sanitizer") && !strstr(text, "runtime error:"),
+			  "a sanitizer reported in spawnd's log:\n%s", text);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
 	(void)!system(cmd);
