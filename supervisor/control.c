@@ -181,6 +181,14 @@ static void handle_line(struct sd_client *c, const char *line, size_t len)
 	struct sd_request_error err;
 	int r = sd_request_parse(line, len, &req, &err);
 
+	if (!c->may_read) { /* a stranger: refused, whatever it asked */
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "uid %u may not use this socket", (unsigned)c->uid);
+		reply_error(c, &req, SD_ERR_PERMISSION, msg);
+		sd_request_free(&req);
+		return;
+	}
 	if (r < 0) {
 		if (r == -ENOMEM)
 			reply_error(c, &req, SD_ERR_INTERNAL, "out of memory");
@@ -478,6 +486,21 @@ void sd_control_after_step(struct sd_control *ctl)
 		sd_client_send_json(w->client, w->resp);
 		wait_free(w);
 	}
+}
+
+/* At exit: the waits that can no longer be met are answered, and what is
+ * queued is still to be sent. */
+bool sd_control_flushing(struct sd_control *ctl)
+{
+	while (ctl->waits) {
+		struct sd_wait *w = ctl->waits;
+
+		wait_answer(ctl, w, sd_response_error(&w->req, SD_ERR_BUSY, "spawnd has stopped"));
+	}
+	for (struct sd_client *c = ctl->clients; c; c = c->next)
+		if (!c->dead && (c->outlen || c->send_op.inflight))
+			return true;
+	return false;
 }
 
 /* ---- the socket ------------------------------------------------------------------------ */

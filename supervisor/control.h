@@ -93,6 +93,9 @@ int sd_control_default_path(char *buf, size_t size);
  */
 int sd_control_open(struct sd_control *ctl, struct sd_daemon *d, const char *path,
 		    const gid_t *group, char *err, size_t errlen);
+/* At exit, before sd_control_close: answer the waits; is output still
+ * queued or in flight (step the loop while it is, for a bounded time)? */
+bool sd_control_flushing(struct sd_control *ctl);
 /* Stop accepting, drop every client, remove the socket (after the loop's
  * last step: operations still in flight are abandoned with the ring). */
 void sd_control_close(struct sd_control *ctl);

@@ -172,10 +172,17 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 	return 0;
 }
 
+static void flush_over(struct sd_loop *loop, struct sd_timer *t)
+{
+	(void)loop;
+	(void)t; /* disarmed: the flush at exit stops waiting */
+}
+
 /* Run the tree cfg declares (taken: freed here). */
 static int run(struct sd_config *cfg, const struct run_opts *o)
 {
 	struct sd_daemon d = { .cfg = cfg, .sigfd = -1, .ctl = { .fd = -1 } };
+	struct sd_timer flush_deadline;
 	char err[512];
 	sigset_t mask;
 	int r;
@@ -254,9 +261,15 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	sd_log(&d.log, "%s", d.exit_status == SD_EXIT_GAVEUP ? "the root supervisor gave up: exiting 1"
 							     : "stopped");
 	/* The log's last lines may still be queued, or in an SQE not yet
-	 * submitted: let them out. */
-	while ((d.log.op.inflight || d.log.len) && sd_loop_step(&d.loop) == 0)
-		;
+	 * submitted, and so may the control clients' last answers and events
+	 * (the answer to `shutdown` among them): let them out, for at most a
+	 * second, since a client may not be reading. */
+	sd_timer_init(&flush_deadline, flush_over);
+	sd_timer_arm(&d.loop, &flush_deadline, sd_now_ns() + 1000000000u);
+	while ((d.log.op.inflight || d.log.len || sd_control_flushing(&d.ctl)) &&
+	       sd_timer_armed(&flush_deadline) && sd_loop_step(&d.loop) == 0)
+		sd_control_after_step(&d.ctl);
+	sd_timer_cancel(&d.loop, &flush_deadline);
 	sd_worker_drain(&d);
 	sd_log_fini(&d.log);
 	sd_control_close(&d.ctl);

@@ -93,7 +93,8 @@ json_object *sd_response_ok(const struct sd_request *req);
  * req may be NULL. */
 json_object *sd_response_error(const struct sd_request *req, const char *code,
 			       const char *message);
-/* {"v":1,"event":TYPE,"time_ms":UNIX_MS,"name":NAME}; add the rest. */
+/* {"v":1,"event":TYPE,"time_ms":UNIX_MS,"name":NAME} (a NULL name is "",
+ * the root); add the rest. */
 json_object *sd_event_new(const char *type, const char *name);
 
 /* One line: the object in compact JSON, "\n"-terminated, in a buffer the

@@ -111,8 +111,11 @@ static inline void env_cleanup(struct sd_env *e)
 	if (e->log[0]) {
 		const char *text = slurp(e->log);
 
-		cr_assert(!strstr(text, "Sanitizer") && !strstr(text, "runtime error:"),
-			  "a sanitizer reported in spawnd's log:\n%s", text);
+		/* (not cr_assert: Criterion leaks an assertion made in .fini) */
+		if (strstr(text, "Sanitizer") || strstr(text, "runtime error:")) {
+			fprintf(stderr, "a sanitizer reported in spawnd's log:\n%s", text);
+			abort(); /* the test crashes: a failure */
+		}
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
 	(void)!system(cmd);
