@@ -107,9 +107,9 @@ CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
 GP_SRCS := sched/sched.c sched/proc.c sched/link.c sched/mailbox.c sched/heap.c \
 	   sched/stack.c sched/timer.c sched/fault.c sched/registry.c sched/stall.c \
-	   sched/runtime.c
+	   sched/runtime.c sched/io.c
 GP_ASM  := sched/ctx_x86_64.S
-GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o)
+GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o) $(B)/sched/strategy.o
 GP_LIBS  = $(URING_LIBS) -lpthread
 
 LIBGP_A  := $(B)/libgp.a
@@ -120,6 +120,12 @@ $(B)/sched/%.o: sched/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC $(URING_CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+# The restart engine, shared with spawnd, built into libgp too.
+$(B)/sched/strategy.o: supervisor/strategy.c supervisor/strategy.h | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(CPPFLAGS) -c $< -o $@
 
 $(B)/sched/%.o: sched/%.S
 	$(call msg,AS,$@)

@@ -194,11 +194,29 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *ucv)
 	errno = saved_errno;
 }
 
+/* SIGPIPE: a write to a closed pipe or socket returns -EPIPE rather than
+ * killing the program (Go does the same). A handler, not SIG_IGN: handlers
+ * are reset by execve, an ignored signal would be inherited by what the
+ * program runs. Only if the program left SIGPIPE at its default. */
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
+static bool sigpipe_ours;
+
 int gpi_fault_install(struct gp_runtime *rt)
 {
 	struct sigaction sa;
 
 	(void)rt;
+	if (sigaction(SIGPIPE, NULL, &previous[SIGPIPE]) == 0 &&
+	    previous[SIGPIPE].sa_handler == SIG_DFL) {
+		struct sigaction pipe_sa = { .sa_handler = on_sigpipe, .sa_flags = SA_RESTART };
+
+		sigemptyset(&pipe_sa.sa_mask);
+		sigpipe_ours = sigaction(SIGPIPE, &pipe_sa, NULL) == 0;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fatal_signal;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -211,6 +229,10 @@ int gpi_fault_install(struct gp_runtime *rt)
 
 void gpi_fault_restore(void)
 {
+	if (sigpipe_ours) {
+		sigaction(SIGPIPE, &previous[SIGPIPE], NULL);
+		sigpipe_ours = false;
+	}
 	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
 		sigaction(fatal_signals[i], &previous[fatal_signals[i]], NULL);
 }

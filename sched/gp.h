@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,6 +138,96 @@ struct gp_stats {
 	uint64_t reserved[7];
 };
 int gp_stats(struct gp_stats *ret_stats); /* -EPERM outside a process, -EINVAL for NULL */
+
+/* ---- I/O that blocks only the calling process (gp_read(3)) ------------------------
+ * Done through the io_uring of the caller's scheduler. Descriptors made by
+ * gp_accept, gp_socket and gp_openat are close-on-exec and owned by the
+ * caller: closed at its exit, however it exits.
+ */
+struct iovec;
+
+ssize_t gp_read(int fd, void *buf, size_t len);
+ssize_t gp_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t gp_recv(int fd, void *buf, size_t len, int flags);
+ssize_t gp_write(int fd, const void *buf, size_t len); /* all of it, or an error */
+int gp_accept(int fd, struct sockaddr *addr, socklen_t *addrlen); /* the new fd */
+int gp_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int gp_socket(int domain, int type, int protocol);
+int gp_openat(int dirfd, const char *path, int flags, mode_t mode);
+int gp_close(int fd);
+int gp_fsync(int fd);
+int gp_poll(int fd, short events, int timeout_ms); /* the events, or 0 on timeout */
+int gp_io_timeout(int ms); /* the caller's deadline for each blocking call; -1: none */
+/* Hand a descriptor over: the giver disowns it, the taker owns it (so that
+ * the right process closes it at its exit). -ENOENT: not the caller's. */
+int gp_own(int fd);
+int gp_disown(int fd);
+/* fn(arg) when the caller exits, however it exits; the last registered first. */
+int gp_atexit(void (*fn)(void *arg), void *arg);
+
+/* ---- in-process supervisors (gp_supervisor(3)) ------------------------------------
+ * OTP's supervisors inside a program, with the same restart engine as spawnd
+ * (supervisor/strategy.c): one rule book for OS processes and green ones.
+ */
+
+enum gp_strategy {
+	GP_ONE_FOR_ONE,
+	GP_ONE_FOR_ALL,
+	GP_REST_FOR_ONE,
+	GP_SIMPLE_ONE_FOR_ONE, /* dynamic children of one spec: gp_supervisor_start_child */
+};
+
+enum gp_restart {
+	GP_PERMANENT, /* always restarted */
+	GP_TRANSIENT, /* restarted unless it exited with GP_EXIT_NORMAL or GP_EXIT_SHUTDOWN */
+	GP_TEMPORARY, /* never restarted */
+};
+
+#define GP_SHUTDOWN_BRUTAL   0  /* gp_kill(GP_EXIT_KILL) at once */
+#define GP_SHUTDOWN_INFINITY (-1) /* wait for it however long (the default for supervisors) */
+
+struct gp_child_spec {
+	const char *name;          /* shown by ptop and in logs; may be NULL */
+	gp_fn start;               /* runs as the child; its return is a normal exit */
+	void *arg;                 /* simple_one_for_one: replaced by start_child's arg */
+	enum gp_restart restart;
+	int shutdown_ms;           /* GP_EXIT_SHUTDOWN, then GP_EXIT_KILL after this long;
+				      0 is GP_SHUTDOWN_BRUTAL: use 1 for "at once, but politely" */
+	bool is_supervisor;        /* start is itself a supervisor: default shutdown infinity */
+	size_t stack_size;         /* 0: the runtime's default */
+	uint64_t reserved[4];
+};
+
+struct gp_sup_spec {
+	const char *name;          /* the supervisor's own process name; may be NULL */
+	enum gp_strategy strategy; /* default (0): one_for_one */
+	unsigned intensity;        /* more than this many restarts... (0: none allowed) */
+	unsigned period_ms;        /* ...within this long, and it gives up (0: 5000) */
+	const struct gp_child_spec *children; /* in start order; simple_one_for_one: exactly one */
+	size_t nchildren;
+	size_t max_children;       /* simple_one_for_one: most at once (0: 65536) */
+	uint64_t reserved[4];
+};
+
+/*
+ * Start a supervisor process, linked to the caller, and return once every
+ * child has started (in order: each child's start function is running).
+ * The supervisor traps exits and is linked to its children; when its
+ * intensity is exceeded it stops them all (in reverse order) and exits
+ * with GP_EXIT_SHUTDOWN, which its own supervisor handles like any death.
+ * spec is copied. -EINVAL for a bad spec.
+ */
+int gp_supervisor_start(gp_pid *ret_pid, const struct gp_sup_spec *spec);
+/* simple_one_for_one: start a child with arg; -ENOSPC past max_children,
+ * -ESRCH if sup is gone, -EINVAL if sup is not simple_one_for_one. */
+int gp_supervisor_start_child(gp_pid sup, void *arg, gp_pid *ret_pid);
+/* Stop a child (its shutdown) and forget it (simple_one_for_one) or keep it
+ * down until gp_supervisor_restart_child; -ENOENT if it is not sup's child. */
+int gp_supervisor_terminate_child(gp_pid sup, gp_pid child);
+/* Start again a child that was terminated (by its index in the spec). */
+int gp_supervisor_restart_child(gp_pid sup, size_t index, gp_pid *ret_pid);
+/* The current pid of the child at index (0 if it is not running). */
+int gp_supervisor_which_child(gp_pid sup, size_t index, gp_pid *ret_pid);
 
 #ifdef __cplusplus
 }

@@ -94,7 +94,11 @@ enum {
 enum {
 	GP_W_MSG = 1u << 8,   /* a message (or an exit signal as message) */
 	GP_W_TIMER = 1u << 9, /* its deadline */
-	GP_W_ANY = 0xff00,    /* kill: ends any wait */
+	GP_W_IO = 1u << 10,   /* the completion of its I/O operation */
+	GP_W_KILL = 1u << 11, /* a kill, in a wait that nothing else ends */
+	/* kill: ends any wait but one for a cancelled operation's completion
+	 * (the kernel still owns its buffers: see io.c) */
+	GP_W_ANY = GP_W_MSG | GP_W_TIMER | GP_W_KILL,
 };
 
 #define GP_STATE_SEQ(st) ((st) >> 32)
@@ -128,6 +132,25 @@ struct gp_mnode {
 	uint32_t tag;
 	uint32_t len;
 	_Alignas(16) unsigned char data[];
+};
+
+/* ---- I/O (io.c) --------------------------------------------------------------
+ * An operation in flight: on the stack of the process that waits for it,
+ * the kernel's (with the buffer) until its completion sets done.
+ */
+struct gp_io {
+	struct gp_proc *proc;
+	struct gp_sched *sched;   /* whose ring has it */
+	_Atomic int done;         /* set by sched once the completion came */
+	int res;
+	struct gp_io *cancel_next; /* in sched->io_cancels */
+};
+
+#define GP_UD_IGNORE 3 /* user_data of SQEs whose completions need nothing */
+
+struct gp_atexit {
+	void (*fn)(void *arg);
+	void *arg;
 };
 
 /* ---- links and monitors ---------------------------------------------------- */
@@ -196,6 +219,15 @@ struct gp_proc {
 	 * runtime's name_lock, which the stall monitor holds to copy it. */
 	_Atomic(char *) name;
 	char *reg_name; /* registered name: under the registry lock */
+
+	/* I/O: owner only (the process itself), but io, which the parker
+	 * reads to re-check a completion that raced with its park. */
+	struct gp_io *_Atomic io; /* the operation it waits for, or NULL */
+	int io_timeout_ms;        /* -1: none */
+	int *fds;                 /* descriptors it owns: closed at its exit */
+	uint32_t nfds, capfds;
+	struct gp_atexit *atexit; /* gp_atexit handlers, run last first */
+	uint32_t natexit, capatexit;
 };
 
 /* ---- run queues ------------------------------------------------------------ */
@@ -285,6 +317,7 @@ struct gp_sched {
 	struct gp_mnode *msg_cache; /* free small message nodes */
 	uint32_t nmsg_cache;
 	_Atomic uint64_t spawned; /* owner writes, gp_stats reads */
+	uint32_t io_ticks;        /* picks since the last submission of I/O */
 	_Atomic uint64_t steals;
 
 	/* Shared with stealers. */
@@ -299,6 +332,10 @@ struct gp_sched {
 	_Atomic(struct gp_proc *) running;               /* for the monitor; owner writes */
 
 	alignas(GP_CACHELINE) struct gp_timer_heap timers;
+
+	/* Cancels for operations on this ring, pushed by processes that run
+	 * elsewhere now (only the owner may submit). */
+	alignas(GP_CACHELINE) _Atomic(struct gp_io *) io_cancels;
 };
 
 /* ---- the runtime -------------------------------------------------------------- */
@@ -448,6 +485,11 @@ void gpi_mailbox_flush(struct gp_proc *p, bool (*match)(const struct gp_mnode *m
 		       const void *ctx) GP_HIDDEN;
 int gpi_send_system(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
 		    const struct gp_exit_info *info) GP_HIDDEN;
+
+/* io.c */
+void gpi_io_complete(struct gp_sched *s, struct io_uring_cqe *cqe) GP_HIDDEN;
+void gpi_io_cancels(struct gp_sched *s) GP_HIDDEN;
+void gpi_io_exit(struct gp_proc *p) GP_HIDDEN;
 
 /* heap.c */
 void gpi_held_free_all(struct gp_proc *p) GP_HIDDEN;

@@ -250,6 +250,7 @@ int gpi_spawn(struct gp_sched *s, struct gp_proc *parent, gp_pid *ret_pid, gp_fn
 	p->mq_len = 0;
 	atomic_store_explicit(&p->kill_reason, -1, memory_order_relaxed);
 	p->exit_reason = 0;
+	p->io_timeout_ms = -1;
 	p->held.next = p->held.prev = &p->held;
 	p->heap_bytes = 0;
 	p->deadline = 0;
@@ -393,6 +394,9 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	gp_pid self = atomic_load_explicit(&p->pid, memory_order_relaxed);
 	bool registered;
 
+	/* Its handlers and descriptors first, while it is still itself. */
+	if (p->natexit || p->nfds)
+		gpi_io_exit(p);
 	p->exit_reason = reason;
 	gp_spin_lock(&p->lock);
 	atomic_store_explicit(&p->exiting, true, memory_order_relaxed);

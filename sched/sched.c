@@ -33,6 +33,7 @@
 #define GP_NEXT_AFTER  20000     /* a runnext this old on a busy scheduler may be stolen */
 #define GP_UD_WAKE     1         /* user_data of a MSG_RING wake-up */
 #define GP_UD_MSGRING  2         /* user_data of our own MSG_RING SQEs */
+#define GP_IO_BATCH    16        /* picks a prepared I/O operation may wait for submission */
 
 __thread struct gp_sched *gpi_tls __attribute__((tls_model("initial-exec")));
 
@@ -350,6 +351,15 @@ static void park_commit(struct gp_sched *s, struct gp_proc *p, uint32_t wake)
 	if (((wake & GP_W_MSG) && atomic_load_explicit(&p->inbox, memory_order_seq_cst)) ||
 	    atomic_load_explicit(&p->kill_reason, memory_order_seq_cst) >= 0)
 		gpi_wake_proc(s, p, GP_W_ANY);
+	if (wake & GP_W_IO) {
+		/* A completion on another scheduler's ring may have come
+		 * before the wait was published (seq_cst: Dekker with
+		 * gpi_io_complete's store of done, then wake). */
+		struct gp_io *io = atomic_load_explicit(&p->io, memory_order_seq_cst);
+
+		if (io && atomic_load_explicit(&io->done, memory_order_seq_cst))
+			gpi_wake_proc(s, p, GP_W_IO);
+	}
 }
 
 void gpi_finish_switch(struct gp_sched *s)
@@ -522,11 +532,32 @@ static void sched_poll(struct gp_sched *s)
 	io_uring_for_each_cqe(&s->ring, head, cqe) {
 		/* GP_UD_WAKE: a wake-up, nothing to do but look for work.
 		 * GP_UD_MSGRING: a failed wake we sent (the target was
-		 * already awake or going away); nothing to do either. */
-		gp_tsan_acquire(&s->sleeping);
+		 * already awake or going away); GP_UD_IGNORE: a linked
+		 * timeout or a cancel; nothing to do either. Anything else
+		 * is a process's operation. */
+		if (cqe->user_data > GP_UD_IGNORE)
+			gpi_io_complete(s, cqe);
+		else
+			gp_tsan_acquire(&s->sleeping);
 		n++;
 	}
 	io_uring_cq_advance(&s->ring, n);
+	if (atomic_load_explicit(&s->io_cancels, memory_order_relaxed))
+		gpi_io_cancels(s);
+}
+
+/* Submit the processes' operations: one io_uring_enter for a batch, when
+ * nothing else is runnable here or every GP_IO_BATCH picks (idle() submits
+ * what is left as it goes to sleep). */
+static void io_submit(struct gp_sched *s)
+{
+	if (!io_uring_sq_ready(&s->ring))
+		return;
+	if (++s->io_ticks < GP_IO_BATCH && (!runq_empty(&s->runq) ||
+					    atomic_load_explicit(&s->runnext, memory_order_relaxed)))
+		return;
+	s->io_ticks = 0;
+	(void)io_uring_submit(&s->ring);
 }
 
 static struct gp_proc *steal(struct gp_sched *s, bool take_next)
@@ -566,6 +597,7 @@ static struct gp_proc *find_work(struct gp_sched *s, bool may_steal, bool take_n
 	struct gp_proc *p;
 
 	sched_poll(s);
+	io_submit(s);
 	if (atomic_load_explicit(&s->timers.pending, memory_order_relaxed))
 		(void)gpi_timer_fire(s, s, gpi_now_ns());
 	/* Now and then the global queue goes first, so it cannot starve. */
