@@ -102,15 +102,17 @@ SD_PKGS       = liburing libconfig libseccomp json-c
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+JSON_CFLAGS   = $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
+JSON_LIBS     = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
 # ---- libgp -------------------------------------------------------------------
 
 GP_SRCS := sched/sched.c sched/proc.c sched/link.c sched/mailbox.c sched/heap.c \
 	   sched/stack.c sched/timer.c sched/fault.c sched/registry.c sched/stall.c \
-	   sched/runtime.c sched/io.c
+	   sched/runtime.c sched/io.c sched/sandbox.c sched/introspect.c sched/supervisor.c
 GP_ASM  := sched/ctx_x86_64.S
 GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o) $(B)/sched/strategy.o
-GP_LIBS  = $(URING_LIBS) -lpthread
+GP_LIBS  = $(URING_LIBS) $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null) -lpthread
 
 LIBGP_A  := $(B)/libgp.a
 LIBGP_SO := $(B)/libgp.so.$(VERSION)
@@ -237,8 +239,8 @@ endif
 $(B)/tests/test_gp_%: tests/test_gp_%.c tests/gp_test.h tests/minirunner.h $(LIBGP_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(GP_USER_CFLAGS) -Wno-missing-prototypes $(TEST_RUNNER_CFLAGS) $(CPPFLAGS) \
-		-o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS) $(TEST_RUNNER_LIBS) -lm
+	$(Q)$(CC) $(GP_USER_CFLAGS) -Wno-missing-prototypes $(TEST_RUNNER_CFLAGS) $(JSON_CFLAGS) \
+		$(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS) $(TEST_RUNNER_LIBS) $(JSON_LIBS) -lm
 
 $(B)/tests/test_sv_%: tests/test_sv_%.c $(LIBSD)
 	$(call msg,CC,$@)

@@ -32,8 +32,20 @@ struct gp_config {
 	unsigned schedulers; /* 0: $GP_SCHEDULERS, else the CPUs this thread may run on */
 	size_t stack_size;   /* 0: 64 KiB; usable bytes per process stack */
 	unsigned stall_ms;   /* 0: 100; a process computing longer than this is reported */
+	unsigned sandbox;    /* 0: none; else GP_SANDBOX_ON | what stays allowed (gp_sandbox(7)) */
 	uint64_t reserved[8];
 };
+
+/* The sandbox: set once in gp_config, locked before the first process runs,
+ * never widened. With GP_SANDBOX_ON alone the program keeps I/O on the
+ * descriptors it has, and nothing more: no files opened, no sockets made,
+ * no threads, no exec, no new io_uring. */
+#define GP_SANDBOX_ON       (1u << 0)
+#define GP_SANDBOX_NET      (1u << 1) /* make sockets, connect, bind, listen */
+#define GP_SANDBOX_FILES_RO (1u << 2) /* open files to read */
+#define GP_SANDBOX_FILES    (1u << 3) /* open, create and remove files */
+#define GP_SANDBOX_KILL     (1u << 4) /* a forbidden system call kills the program (SIGSYS)
+					 rather than failing with EPERM */
 
 /*
  * Start the runtime, run first(arg) as a process, and return 0 once every
@@ -211,13 +223,18 @@ struct gp_sup_spec {
 
 /*
  * Start a supervisor process, linked to the caller, and return once every
- * child has started (in order: each child's start function is running).
+ * child has started (in order; a child has started once its process is
+ * spawned: there is no readiness protocol).
  * The supervisor traps exits and is linked to its children; when its
  * intensity is exceeded it stops them all (in reverse order) and exits
  * with GP_EXIT_SHUTDOWN, which its own supervisor handles like any death.
  * spec is copied. -EINVAL for a bad spec.
  */
 int gp_supervisor_start(gp_pid *ret_pid, const struct gp_sup_spec *spec);
+/* The same, in the calling process, which becomes the supervisor: what the
+ * start function of a child with is_supervisor calls. Returns only if the
+ * supervisor could not start (its children are all down again). */
+int gp_supervisor_run(const struct gp_sup_spec *spec);
 /* simple_one_for_one: start a child with arg; -ENOSPC past max_children,
  * -ESRCH if sup is gone, -EINVAL if sup is not simple_one_for_one. */
 int gp_supervisor_start_child(gp_pid sup, void *arg, gp_pid *ret_pid);

@@ -319,6 +319,10 @@ struct gp_sched {
 	_Atomic uint64_t spawned; /* owner writes, gp_stats reads */
 	uint32_t io_ticks;        /* picks since the last submission of I/O */
 	_Atomic uint64_t steals;
+	/* Operations processes prepared on this ring, and their completions
+	 * reaped: owner writes (load + store, no RMW), introspection reads. */
+	_Atomic uint64_t io_submitted;
+	_Atomic uint64_t io_completed;
 
 	/* Shared with stealers. */
 	alignas(GP_CACHELINE) struct gp_runq runq;
@@ -327,6 +331,8 @@ struct gp_sched {
 	/* Shared with wakers and the stall monitor. */
 	alignas(GP_CACHELINE) _Atomic uint32_t sleeping; /* 1: in io_uring_enter, wake me */
 	_Atomic uint32_t stalled;                        /* set by the monitor */
+	_Atomic uint64_t stall_start_ns; /* the monitor: when the stalled process last made
+					    progress (CLOCK_MONOTONIC), with stalled; 0: unknown */
 	_Atomic uint64_t switches;                       /* written by the owner only */
 	_Atomic uint64_t slices;                         /* time slices renewed in place */
 	_Atomic(struct gp_proc *) running;               /* for the monitor; owner writes */
@@ -379,6 +385,8 @@ struct gp_runtime {
 	struct gp_proc *gq_head, *gq_tail;
 	_Atomic uint32_t gq_len;
 
+	_Atomic uint32_t threads_ready; /* scheduler threads done with their start */
+
 	/* Idle schedulers. */
 	_Atomic uint32_t nsleeping;
 	_Atomic uint32_t nspinning;
@@ -404,6 +412,10 @@ struct gp_runtime {
 	bool monitor_ring_ok;
 	_Atomic uint64_t stalls;
 	struct gp_spinlock name_lock; /* see gp_proc.name */
+
+	/* Introspection (introspect.c): the socket; NULL if off. Set before
+	 * the first process, cleared after the last. */
+	struct gp_introspect *introspect;
 };
 
 extern struct gp_runtime *_Atomic gpi_rt GP_HIDDEN;
@@ -440,6 +452,7 @@ int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id) __col
 int gpi_sched_start(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_sched_stop_main(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_sched_start_threads(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_sched_wait_threads(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_sched_run_main(struct gp_runtime *rt) GP_HIDDEN;
 void gpi_wake_all(struct gp_sched *s) GP_HIDDEN;
 void gpi_sched_destroy(struct gp_sched *s) __cold GP_HIDDEN;
@@ -490,6 +503,13 @@ int gpi_send_system(struct gp_sched *s, gp_pid to, gp_pid from, uint32_t tag,
 void gpi_io_complete(struct gp_sched *s, struct io_uring_cqe *cqe) GP_HIDDEN;
 void gpi_io_cancels(struct gp_sched *s) GP_HIDDEN;
 void gpi_io_exit(struct gp_proc *p) GP_HIDDEN;
+/* Submit the operation in sqe (from s's ring, user_data unset) and wait. */
+int gpi_io_wait(struct gp_sched *s, struct gp_proc *p, struct io_uring_sqe *sqe) GP_HIDDEN;
+
+/* sandbox.c */
+int gpi_sandbox_ring(const struct gp_runtime *rt, int ring_fd) __cold GP_HIDDEN;
+int gpi_sandbox_lock(const struct gp_runtime *rt) __cold GP_HIDDEN;
+bool gpi_sandbox_ring_opens(const struct gp_runtime *rt) GP_HIDDEN;
 
 /* heap.c */
 void gpi_held_free_all(struct gp_proc *p) GP_HIDDEN;
@@ -527,6 +547,10 @@ void gpi_registry_remove_proc(struct gp_runtime *rt, struct gp_proc *p) GP_HIDDE
 int gpi_monitor_start(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_monitor_stop(struct gp_runtime *rt) __cold GP_HIDDEN;
 void gpi_monitor_poke(struct gp_runtime *rt) GP_HIDDEN;
+
+/* introspect.c */
+void gpi_introspect_start(struct gp_runtime *rt) __cold GP_HIDDEN;
+void gpi_introspect_stop(struct gp_runtime *rt) __cold GP_HIDDEN;
 
 /* fault.c: async-signal-safe formatting, for reports written with write(2) */
 size_t gpi_fmt_pid(char *buf, size_t size, gp_pid pid) GP_HIDDEN;

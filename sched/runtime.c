@@ -65,6 +65,10 @@ static int config_resolve(struct gp_config *cfg, const struct gp_config *user)
 	}
 	if (!cfg->stall_ms)
 		cfg->stall_ms = 100;
+	if (cfg->sandbox & ~(GP_SANDBOX_ON | GP_SANDBOX_NET | GP_SANDBOX_FILES_RO | GP_SANDBOX_FILES |
+			     GP_SANDBOX_KILL) ||
+	    (cfg->sandbox && !(cfg->sandbox & GP_SANDBOX_ON)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -180,14 +184,28 @@ int gp_main(gp_fn first, void *arg, const struct gp_config *config)
 	r = gpi_sched_start(rt); /* this thread becomes scheduler 0 */
 	if (r < 0)
 		goto out_faults;
-	r = gpi_spawn(rt->sched[0], NULL, &pid, first, arg, NULL, 0);
-	if (r < 0) {
-		gpi_sched_stop_main(rt);
-		goto out_faults;
-	}
 	gpi_sched_start_threads(rt);
 	(void)gpi_monitor_start(rt); /* without it, stalls go unreported: not fatal */
+	/* Every thread is there and has enabled its ring: lock the sandbox,
+	 * then, and only then, run the program. */
+	gpi_sched_wait_threads(rt);
+	gpi_introspect_start(rt); /* before the sandbox and the first process: see there */
+	r = gpi_sandbox_lock(rt);
+	if (r < 0) {
+		static const char msg[] = "libgp: fatal: cannot lock the sandbox (seccomp)\n";
+
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		abort(); /* threads run: no way back, and no running unconfined */
+	}
+	r = gpi_spawn(rt->sched[0], NULL, &pid, first, arg, NULL, 0);
+	if (r < 0) {
+		static const char msg[] = "libgp: fatal: cannot spawn the first process\n";
+
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		abort(); /* the other schedulers are already running */
+	}
 	gpi_sched_run_main(rt);
+	gpi_introspect_stop(rt);
 	gpi_monitor_stop(rt);
 	for (unsigned i = 0; i < rt->nsched; i++)
 		gpi_stack_cache_flush(rt->sched[i]);

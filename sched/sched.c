@@ -810,6 +810,7 @@ static void *sched_thread_start(void *arg)
 		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		abort();
 	}
+	atomic_fetch_add_explicit(&s->rt->threads_ready, 1, memory_order_release);
 	return sched_thread(s);
 }
 
@@ -843,6 +844,9 @@ int gpi_sched_init(struct gp_runtime *rt, struct gp_sched *s, unsigned id)
 	if (r < 0)
 		return r;
 	s->ring_fd = s->ring.ring_fd;
+	r = gpi_sandbox_ring(rt, s->ring_fd); /* before it is enabled: final */
+	if (r < 0)
+		return r;
 	/* Schedulers wake each other with MSG_RING (5.18): without it they
 	 * would sleep through wake-ups, so say so instead of hanging. */
 	if (id == 0) {
@@ -895,6 +899,17 @@ void gpi_sched_start_threads(struct gp_runtime *rt)
 			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 			abort();
 		}
+	}
+}
+
+/* Until every scheduler thread has enabled its ring (the sandbox locks
+ * after that; nothing else needs to wait). */
+void gpi_sched_wait_threads(struct gp_runtime *rt)
+{
+	while (atomic_load_explicit(&rt->threads_ready, memory_order_acquire) + 1 < rt->nsched) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
 	}
 }
 

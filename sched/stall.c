@@ -181,7 +181,19 @@ int gpi_monitor_start(struct gp_runtime *rt)
 	pthread_attr_t attr;
 	int r;
 
-	rt->monitor_ring_ok = io_uring_queue_init(8, &rt->monitor_ring, 0) == 0;
+	/* Its ring wakes schedulers (MSG_RING); sandboxed, it is restricted
+	 * like theirs before it is enabled. */
+	if (rt->config.sandbox) {
+		struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+
+		rt->monitor_ring_ok =
+			io_uring_queue_init_params(8, &rt->monitor_ring, &p) == 0 &&
+			gpi_sandbox_ring(rt, rt->monitor_ring.ring_fd) == 0 &&
+			syscall(SYS_io_uring_register, rt->monitor_ring.ring_fd,
+				IORING_REGISTER_ENABLE_RINGS, NULL, 0) == 0;
+	} else {
+		rt->monitor_ring_ok = io_uring_queue_init(8, &rt->monitor_ring, 0) == 0;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 128u << 10);
 	r = -pthread_create(&rt->monitor, &attr, monitor_main, rt);

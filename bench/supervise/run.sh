@@ -224,7 +224,7 @@ start() {
 		cat "$out" >"$dir/out.log" &
 	fi
 	case $kind in
-	spawnd) "$SPAWND" -c "$dir/spawnd.conf" </dev/null >"$out" 2>&1 & ;;
+	spawnd) "$SPAWND" -c "$dir/spawnd.conf" -s "$dir/control" </dev/null >"$out" 2>&1 & ;;
 	runit) runsvdir "$dir/service" </dev/null >"$out" 2>&1 & ;;
 	s6) s6-svscan -c $((2 * NCHILD + 100)) "$dir/scan" </dev/null >"$out" 2>&1 & ;;
 	supervisord) supervisord -n -c "$dir/supervisord.conf" </dev/null >"$out" 2>&1 & ;;
