@@ -207,6 +207,7 @@ GP_USER_LIBS   = $(LIBGP_A) $(GP_LIBS)
 # The demo tree: the example programs beside demo.conf, which names them
 # relative to its own folder.
 EXAMPLES := $(B)/examples/demo $(B)/examples/crasher $(B)/examples/leaver \
+	    $(B)/examples/echo $(B)/examples/chat \
 	    $(B)/examples/notifier $(B)/examples/demo.conf
 $(B)/examples/%: examples/%.c $(LIBGP_A)
 	$(call msg,CC,$@)
@@ -285,6 +286,7 @@ TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)
 	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
+	$(Q)tests/examples.sh $(B)
 	$(Q)$(TEST_ENV) tests/readme_example.sh $(B) $(CC) $(CSTD) $(WARN) $(SANFLAGS) -Isched \
 		-fstack-clash-protection
 ifeq ($(SAN)$(TSAN),)
