@@ -286,7 +286,9 @@ TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)
 	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
+ifeq ($(SAN)$(TSAN),)
 	$(Q)tests/examples.sh $(B)
+endif
 	$(Q)$(TEST_ENV) tests/readme_example.sh $(B) $(CC) $(CSTD) $(WARN) $(SANFLAGS) -Isched \
 		-fstack-clash-protection
 ifeq ($(SAN)$(TSAN),)

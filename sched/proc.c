@@ -395,7 +395,7 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	bool registered;
 
 	/* Its handlers and descriptors first, while it is still itself. */
-	if (p->natexit || p->nfds)
+	if (p->atexit || p->fds)
 		gpi_io_exit(p);
 	p->exit_reason = reason;
 	gp_spin_lock(&p->lock);

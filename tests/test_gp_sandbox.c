@@ -49,6 +49,18 @@ static int sandboxed(unsigned policy, gp_fn fn, char *buf, size_t size)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* ASan's runtime reads /proc (thread stacks, maps) from its interceptors,
+ * which a sandbox rightly forbids, and aborts: the sandbox is tested in the
+ * normal and TSan builds. */
+static void skip_under_asan(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	cr_skip_test("ASan's runtime needs /proc, which the sandbox forbids (tested without ASan)");
+#endif
+}
+
+TestSuite(sandbox, .init = skip_under_asan);
+
 #define ASSERT_SANDBOXED(policy, fn)                                                    \
 	do {                                                                            \
 		char out_[4096];                                                        \
@@ -68,7 +80,7 @@ static int ring_open(const char *path, int flags)
 	return gpi_io_wait(s, p, sqe);
 }
 
-static void *thread_fn(void *arg)
+__attribute__((unused)) static void *thread_fn(void *arg)
 {
 	return arg;
 }
@@ -86,10 +98,16 @@ static void escape_attempts(void)
 	CHECK_EQ(ring_open("/etc/hostname", O_RDONLY), -EACCES);
 	CHECK_EQ(socket(AF_INET, SOCK_STREAM, 0), -1);
 	CHECK_EQ(gp_socket(AF_INET, SOCK_STREAM, 0), -EACCES);
+#ifndef __SANITIZE_ADDRESS__
+	/* (ASan's interceptors for these read /proc, which the sandbox
+	 * forbids, and abort: the normal and TSan builds test them.) */
 	CHECK_EQ(pthread_create(&t, NULL, thread_fn, NULL), EPERM);
 	CHECK_EQ(fork(), -1);
 	CHECK_EQ(execl("/bin/true", "true", (char *)NULL), -1);
 	CHECK_EQ(errno, EPERM);
+#else
+	(void)t;
+#endif
 	CHECK_EQ(io_uring_queue_init(8, &ring, 0), -EPERM);
 	/* What it already had still works: a pipe made before? No: pipe2 is
 	 * not allowed either; stdout is. */
@@ -137,7 +155,9 @@ static void net_only(void *arg)
 	CHECK(memcmp(buf, "ping", 4) == 0);
 	CHECK_EQ(gp_openat(AT_FDCWD, "/etc/hostname", O_RDONLY, 0), -EPERM);
 	CHECK_EQ(ring_open("/etc/hostname", O_RDONLY), -EACCES);
+#ifndef __SANITIZE_ADDRESS__
 	CHECK_EQ(fork(), -1);
+#endif
 }
 
 Test(sandbox, network_only)
@@ -186,7 +206,9 @@ static void files(void *arg)
 	CHECK(gp_close(fd) == 0);
 	CHECK(unlink(path) == 0);
 	CHECK_EQ(gp_socket(AF_INET, SOCK_STREAM, 0), -EACCES);
+#ifndef __SANITIZE_ADDRESS__
 	CHECK_EQ(execl("/bin/true", "true", (char *)NULL), -1);
+#endif
 }
 
 Test(sandbox, files)
