@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spawnd.h"
@@ -169,6 +170,16 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 		return SD_EXIT_SYSTEM;
 	}
 	sd_debug(&d->log, "control socket %s", path);
+	/* Beside its folder (which may be closed to the workers' users), the
+	 * folders where libgp workers serve introspection: /run/spawnd.gp/UID. */
+	if (asprintf(&d->gp_dir_base, "%.*s.gp", (int)(strrchr(path, '/') - path), path) < 0)
+		d->gp_dir_base = NULL;
+	else if (mkdir(d->gp_dir_base, 0755) < 0 && errno != EEXIST) {
+		sd_log(&d->log, "warning: %s: %s: libgp workers will serve introspection "
+				"in their default folders", d->gp_dir_base, strerror(errno));
+		free(d->gp_dir_base);
+		d->gp_dir_base = NULL;
+	}
 	return 0;
 }
 
@@ -273,6 +284,7 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	sd_worker_drain(&d);
 	sd_log_fini(&d.log);
 	sd_control_close(&d.ctl);
+	free(d.gp_dir_base);
 	sd_loop_fini(&d.loop);
 	sd_worker_free_detached(&d);
 	sd_tree_free(&d);

@@ -162,6 +162,7 @@ struct sd_daemon {
 	bool done;
 	int exit_status;
 	char *notify_dir; /* where workers' NOTIFY_SOCKETs live */
+	char *gp_dir_base; /* <control socket's folder>.gp: workers' libgp introspection */
 };
 
 /* tree.c */

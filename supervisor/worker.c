@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -574,6 +576,40 @@ static int open_output(const struct sd_node *n, enum sd_output mode, const char 
 	return -EINVAL;
 }
 
+/*
+ * Where a libgp program among the workers serves its introspection socket
+ * (libgp(7)): GP_INTROSPECT_DIR=<folder of the control socket>.gp/<uid>, a
+ * folder of the worker's own user (0700), so that ptop finds every
+ * program's socket beside spawnd's, and only that user and root may
+ * connect. Not if the worker's env sets it, or without a control socket.
+ */
+static int gp_dir(const struct sd_unit *u, char *out, size_t size)
+{
+	const struct sd_daemon *d = u->d;
+	uid_t uid = u->set_ids ? u->uid : geteuid();
+	gid_t gid = u->set_ids ? u->gid : getegid();
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!d->gp_dir_base)
+		return -ENOENT;
+	for (char **e = u->envp; *e; e++)
+		if (strncmp(*e, "GP_INTROSPECT_DIR=", 18) == 0)
+			return -EEXIST;
+	if (snprintf(dir, sizeof(dir), "%s/%u", d->gp_dir_base, (unsigned)uid) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* Ours to hand over, never followed through a link. */
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((st.st_uid != uid || st.st_gid != gid) && lchown(dir, uid, gid) < 0)
+		return -errno;
+	if (snprintf(out, size, "GP_INTROSPECT_DIR=%s", dir) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int sd_worker_start(struct sd_unit *u)
 {
 	struct sd_daemon *d = u->d;
@@ -582,7 +618,7 @@ int sd_worker_start(struct sd_unit *u)
 			       .cgroup2_fd = -1 };
 	struct sd_launched got;
 	struct sd_run *run = calloc(1, sizeof(*run));
-	char unenforced[64], cgname[32], notify_env[128], **envp = NULL;
+	char unenforced[64], cgname[32], notify_env[128], gp_env[PATH_MAX + 32], **envp = NULL;
 	int child_out = -1, child_err = -1, child_rdy = -1, devnull = -1, r;
 	size_t nenv = 0;
 
@@ -635,7 +671,7 @@ int sd_worker_start(struct sd_unit *u)
 
 	while (u->envp[nenv])
 		nenv++;
-	envp = calloc(nenv + 2, sizeof(*envp));
+	envp = calloc(nenv + 3, sizeof(*envp)); /* + NOTIFY_SOCKET, GP_INTROSPECT_DIR, NULL */
 	if (!envp) {
 		r = -ENOMEM;
 		goto fail;
@@ -658,6 +694,8 @@ int sd_worker_start(struct sd_unit *u)
 		snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=@%s", sa.sun_path + 1);
 		envp[nenv++] = notify_env;
 	}
+	if (gp_dir(u, gp_env, sizeof(gp_env)) == 0)
+		envp[nenv++] = gp_env;
 	envp[nenv] = NULL;
 
 	l.envp = envp;

@@ -118,7 +118,7 @@ static inline void env_cleanup(struct sd_env *e)
 			abort(); /* the test crashes: a failure */
 		}
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.gp", e->dir, e->dir);
 	(void)!system(cmd);
 }
 

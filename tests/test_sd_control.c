@@ -954,3 +954,22 @@ Test(control, a_client_that_never_reads)
 	client_close(&c);
 	client_close(&stuck);
 }
+
+/* libgp workers learn where to serve introspection: a folder of their own
+ * user's beside the control socket's. */
+Test(control, introspection_folder_for_workers)
+{
+	char want[PATH_MAX + 64], dir[PATH_MAX + 16];
+	struct stat st;
+
+	write_conf(&E, HEADER "children = ( { name = \"e\"; exec = [ \"@T\", \"env\" ]; } );",
+		   "one_for_one", 3);
+	spawnd_start(&E, NULL);
+	snprintf(dir, sizeof(dir), "%s.gp/%u", E.dir, (unsigned)geteuid());
+	snprintf(want, sizeof(want), "GP_INTROSPECT_DIR=%s", dir);
+	ASSERT_LOG(&E, want, 1, 10000);
+	cr_assert_eq(lstat(dir, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	cr_assert_eq(st.st_uid, geteuid());
+}
