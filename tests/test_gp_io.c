@@ -11,7 +11,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -319,4 +321,93 @@ Test(io, descriptors_close_when_their_process_exits)
 	cr_assert_eq(st.st_size, 4);
 	unlink(path);
 	rmdir(tmpdir);
+}
+
+/* ---- 10,000 connections at once, a process each ---------------------------------------- */
+
+static _Atomic int peak_handlers, live_handlers;
+
+static void held_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg, now;
+	char buf[64];
+	ssize_t n;
+
+	CHECK(gp_own(fd) == 0);
+	now = atomic_fetch_add(&live_handlers, 1) + 1;
+	for (int peak = atomic_load(&peak_handlers); now > peak &&
+	     !atomic_compare_exchange_weak(&peak_handlers, &peak, now);)
+		;
+	while ((n = gp_read(fd, buf, sizeof(buf))) > 0)
+		CHECK(gp_write(fd, buf, (size_t)n) == n);
+	atomic_fetch_sub(&live_handlers, 1);
+}
+
+static void many_server(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+
+	for (int i = 0; i < n; i++) {
+		int fd = gp_accept(listen_fd, NULL, NULL);
+
+		CHECK(fd >= 0, "accept %d: %s", i, strerror(-fd));
+		if (fd < 0)
+			return;
+		CHECK(gp_spawn(held_conn, (void *)(intptr_t)fd));
+		CHECK(gp_disown(fd) == 0);
+	}
+}
+
+/* The clients, in a child process (its own descriptor table): open them
+ * all, then each sends a byte and reads it back, then all close. */
+static int clients_child(int n)
+{
+	int *fds = calloc((size_t)n, sizeof(int));
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&srv_addr, sizeof(srv_addr)) < 0)
+			return 10;
+	}
+	for (int i = 0; i < n; i++) {
+		char c = (char)i, back;
+
+		if (write(fds[i], &c, 1) != 1 || read(fds[i], &back, 1) != 1 || back != c)
+			return 11;
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return 0;
+}
+
+Test(io, ten_thousand_connections, .timeout = 120)
+{
+	socklen_t len = sizeof(srv_addr);
+	int n = (int)scaled(10000, 100), status;
+	pid_t child;
+
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(listen_fd, 0);
+	srv_addr = (struct sockaddr_in){ .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	cr_assert_eq(bind(listen_fd, (struct sockaddr *)&srv_addr, sizeof(srv_addr)), 0);
+	cr_assert_eq(listen(listen_fd, 4096), 0);
+	cr_assert_eq(getsockname(listen_fd, (struct sockaddr *)&srv_addr, &len), 0);
+	atomic_store(&peak_handlers, 0);
+	atomic_store(&live_handlers, 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0)
+		_exit(clients_child(n));
+	run_gp(many_server, (void *)(intptr_t)n, 0);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "clients: status %d", status);
+	/* Every connection had its own process, all at the same time. */
+	cr_assert_eq(atomic_load(&peak_handlers), n);
+	cr_assert_eq(atomic_load(&live_handlers), 0);
+	close(listen_fd);
 }
