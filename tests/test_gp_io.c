@@ -411,3 +411,45 @@ Test(io, ten_thousand_connections, .timeout = 120)
 	cr_assert_eq(atomic_load(&live_handlers), 0);
 	close(listen_fd);
 }
+
+/* ---- errors: each call says what the kernel said ------------------------------------------ */
+
+static void error_paths(void *arg)
+{
+	struct sockaddr_in nowhere = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int sv[2], fd, l;
+	char buf[16];
+	struct iovec iov[2] = { { buf, 4 }, { buf + 4, 4 } };
+	socklen_t len = sizeof(nowhere);
+
+	(void)arg;
+	CHECK_EQ(gp_read(987654, buf, 1), -EBADF);
+	CHECK_EQ(gp_write(987654, "x", 1), -EBADF);
+	CHECK_EQ(gp_openat(AT_FDCWD, "/nonexistent/gp", O_RDONLY, 0), -ENOENT);
+	CHECK_EQ(gp_accept(STDIN_FILENO, NULL, NULL), -ENOTSOCK);
+	/* A port nobody listens on: bind one, close it, connect to it. */
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(l, (struct sockaddr *)&nowhere, sizeof(nowhere)) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&nowhere, &len) == 0);
+	close(l);
+	fd = gp_socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	CHECK_EQ(gp_connect(fd, (struct sockaddr *)&nowhere, sizeof(nowhere)), -ECONNREFUSED);
+	CHECK_EQ(gp_close(fd), 0);
+	CHECK_EQ(gp_close(fd), -EBADF);
+	/* A peer that went away: the write fails (EPIPE), the program lives. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(gp_write(sv[0], "abcdefgh", 8) == 8);
+	CHECK_EQ(gp_recv(sv[1], buf, 2, MSG_PEEK), 2);
+	CHECK_EQ(gp_readv(sv[1], iov, 2), 8);
+	CHECK(memcmp(buf, "abcdefgh", 8) == 0);
+	close(sv[1]);
+	CHECK_EQ(gp_write(sv[0], "x", 1), -EPIPE);
+	CHECK_EQ(gp_read(sv[0], buf, sizeof(buf)), 0); /* end of file */
+	close(sv[0]);
+}
+
+Test(io, errors)
+{
+	run_gp(error_paths, NULL, 0);
+}
