@@ -386,6 +386,7 @@ struct gp_runtime {
 	_Atomic uint32_t gq_len;
 
 	_Atomic uint32_t threads_ready; /* scheduler threads done with their start */
+	_Atomic uint32_t monitor_ready; /* the stall monitor's thread runs */
 
 	/* Idle schedulers. */
 	_Atomic uint32_t nsleeping;

@@ -36,8 +36,10 @@
  * time, never the world.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +59,8 @@
 #define GPI_BACKLOG       64
 #define GPI_SCAN_SLOTS    16     /* slots scanned per reduction spent */
 #define GPI_SERVER_NAME   "libgp.introspect"
+#define GPI_SWEEP_MAX     256    /* stale sockets removed per start, at most */
+#define GPI_SWEEP_AGE     10     /* seconds: younger sockets may be between bind and listen */
 
 /* The runtime's side: the listening socket and its path. */
 struct gp_introspect {
@@ -120,6 +124,50 @@ static int socket_dir(char *buf, size_t size)
 	return private_dir(buf, uid, !(env && *env) && uid != 0);
 }
 
+/*
+ * Sockets left behind by programs that ended without returning from gp_main
+ * (a crash, a kill, a sandbox that forbids unlink): remove them, so that the
+ * folder lists live programs. A socket is stale if its pid is not alive
+ * here, connecting to it is refused (a program in another pid namespace
+ * that shares the folder still accepts), and it is not brand new (a program
+ * between bind and listen refuses too). Live programs are not connected to.
+ */
+static void sweep_stale(const char *dir)
+{
+	time_t now = time(NULL);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned removed = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) && removed < GPI_SWEEP_MAX) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		char *end;
+		struct stat st;
+		long pid;
+		int fd, n;
+
+		errno = 0;
+		pid = strtol(e->d_name, &end, 10);
+		if (errno || pid <= 0 || end == e->d_name || strcmp(end, ".sock") != 0 ||
+		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(addr.sun_path) || lstat(addr.sun_path, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode) || st.st_mtime > now - GPI_SWEEP_AGE)
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno == ECONNREFUSED &&
+		    unlink(addr.sun_path) == 0)
+			removed++;
+		close(fd);
+	}
+	closedir(d);
+}
+
 /* socket, bind, listen: plain system calls, made before the first process runs. */
 static int socket_open(struct gp_introspect *in)
 {
@@ -131,6 +179,7 @@ static int socket_open(struct gp_introspect *in)
 	r = socket_dir(dir, sizeof(dir));
 	if (r < 0)
 		return r;
+	sweep_stale(dir);
 	n = snprintf(in->path, sizeof(in->path), "%s/%ld.sock", dir, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(in->path))
 		return -ENAMETOOLONG;
@@ -276,12 +325,24 @@ static void jbuf_str(struct jbuf *b, const char *str)
 		}
 		if (len == 1) {
 			switch (*s) {
-			case '"': jbuf_raw(b, "\\\"", 2); break;
-			case '\\': jbuf_raw(b, "\\\\", 2); break;
-			case '\n': jbuf_raw(b, "\\n", 2); break;
-			case '\r': jbuf_raw(b, "\\r", 2); break;
-			case '\t': jbuf_raw(b, "\\t", 2); break;
-			default: jbuf_printf(b, "\\u%04x", *s); break;
+			case '"':
+				jbuf_raw(b, "\\\"", 2);
+				break;
+			case '\\':
+				jbuf_raw(b, "\\\\", 2);
+				break;
+			case '\n':
+				jbuf_raw(b, "\\n", 2);
+				break;
+			case '\r':
+				jbuf_raw(b, "\\r", 2);
+				break;
+			case '\t':
+				jbuf_raw(b, "\\t", 2);
+				break;
+			default:
+				jbuf_printf(b, "\\u%04x", *s);
+				break;
 			}
 		} else if (len) {
 			jbuf_raw(b, (const char *)s, len);
@@ -422,14 +483,30 @@ static int parse_string(struct parser *ps, char *out, size_t cap)
 				return parse_fail(ps, "unterminated string");
 			ps->p += 2;
 			switch (ps->p[-1]) {
-			case '"': c = '"'; break;
-			case '\\': c = '\\'; break;
-			case '/': c = '/'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
+			case '"':
+				c = '"';
+				break;
+			case '\\':
+				c = '\\';
+				break;
+			case '/':
+				c = '/';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
 			case 'u':
 				if (hex4(ps, &c) < 0)
 					return -EINVAL;
@@ -1232,16 +1309,23 @@ void gpi_introspect_start(struct gp_runtime *rt)
 		gpi_introspect_stop(rt);
 }
 
-/* After the last process has exited (the server too): close and unlink. */
+/*
+ * After the last process has exited (the server too): close and unlink. A
+ * sandbox without GP_SANDBOX_FILES forbids unlink (with GP_SANDBOX_KILL, the
+ * call would kill the program on its way out): the socket stays, refusing
+ * connections, until the next program that serves in the folder sweeps it.
+ */
 void gpi_introspect_stop(struct gp_runtime *rt)
 {
 	struct gp_introspect *in = rt->introspect;
+	unsigned sandbox = rt->config.sandbox;
 	int saved = errno;
 
 	if (!in)
 		return;
 	rt->introspect = NULL;
-	(void)unlink(in->path);
+	if (!(sandbox & GP_SANDBOX_ON) || (sandbox & GP_SANDBOX_FILES))
+		(void)unlink(in->path);
 	if (in->fd >= 0)
 		close(in->fd);
 	free(in);

@@ -48,6 +48,9 @@ void gpi_io_complete(struct gp_sched *s, struct io_uring_cqe *cqe)
 	struct gp_io *io = io_uring_cqe_get_data(cqe);
 	struct gp_proc *p = io->proc; /* read before done: then io may be gone */
 
+	atomic_store_explicit(&s->io_completed,
+			      atomic_load_explicit(&s->io_completed, memory_order_relaxed) + 1,
+			      memory_order_relaxed); /* owner only: for introspection */
 	io->res = cqe->res;
 	/* seq_cst: Dekker with park_commit's publish-then-check of io */
 	atomic_store_explicit(&io->done, 1, memory_order_seq_cst);
@@ -102,6 +105,9 @@ int gpi_io_wait(struct gp_sched *s, struct gp_proc *p, struct io_uring_sqe *sqe)
 	bool timed = p->io_timeout_ms >= 0;
 
 	io_uring_sqe_set_data(sqe, &io);
+	atomic_store_explicit(&s->io_submitted,
+			      atomic_load_explicit(&s->io_submitted, memory_order_relaxed) + 1,
+			      memory_order_relaxed); /* owner only: for introspection */
 	if (timed) {
 		struct io_uring_sqe *t = io_uring_get_sqe(&s->ring); /* room: io_sqes(s, 2) */
 

@@ -319,7 +319,9 @@ err_nomem:
 	free(p->monitored_by.v);
 	p->links = (struct gp_pidvec){ 0 };
 	p->monitored_by = (struct gp_monvec){ 0 };
+	gp_spin_lock(&rt->name_lock); /* readers copy it under the lock */
 	atomic_store_explicit(&p->name, NULL, memory_order_relaxed);
+	gp_spin_unlock(&rt->name_lock);
 #ifdef GP_TSAN
 	__tsan_destroy_fiber(p->ctx.tsan_fiber);
 #endif

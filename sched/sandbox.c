@@ -93,6 +93,10 @@ static const int runtime_calls[] = {
 	SCMP_SYS(rseq),		   SCMP_SYS(getsockopt),     SCMP_SYS(shutdown),
 	SCMP_SYS(fsync),	   SCMP_SYS(fdatasync),	     SCMP_SYS(getuid),
 	SCMP_SYS(geteuid),	   SCMP_SYS(getgid),	     SCMP_SYS(getegid),
+	SCMP_SYS(set_robust_list),
+	/* the rings' restrictions decide which register operations pass;
+	 * teardown unregisters the ring fds (refused: harmless) */
+	SCMP_SYS(io_uring_register),
 };
 
 static const int net_calls[] = {

@@ -906,7 +906,8 @@ void gpi_sched_start_threads(struct gp_runtime *rt)
  * after that; nothing else needs to wait). */
 void gpi_sched_wait_threads(struct gp_runtime *rt)
 {
-	while (atomic_load_explicit(&rt->threads_ready, memory_order_acquire) + 1 < rt->nsched) {
+	while (atomic_load_explicit(&rt->threads_ready, memory_order_acquire) + 1 < rt->nsched ||
+	       (rt->monitor_started && !atomic_load_explicit(&rt->monitor_ready, memory_order_acquire))) {
 		struct timespec ts = { 0, 100000 };
 
 		nanosleep(&ts, NULL);

@@ -124,6 +124,9 @@ static void *monitor_main(void *arg)
 	struct watch *w = calloc(rt->nsched, sizeof(*w));
 	unsigned idle_ticks = 0;
 
+	/* Started: the sandbox may lock now (it waits for this). */
+	atomic_store_explicit(&rt->monitor_ready, 1, memory_order_release);
+
 	if (!w)
 		return NULL;
 	while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
@@ -157,7 +160,10 @@ static void *monitor_main(void *arg)
 			if (!w[i].reported && cpu - w[i].since_cpu >= stall_ns) {
 				w[i].reported = true;
 				report(rt, s, p, cpu - w[i].since_cpu);
-				atomic_store_explicit(&s->stalled, 1, memory_order_relaxed);
+				atomic_store_explicit(&s->stall_start_ns,
+						      gpi_now_ns() - (cpu - w[i].since_cpu),
+						      memory_order_relaxed);
+				atomic_store_explicit(&s->stalled, 1, memory_order_release);
 				rescue_work(rt, s);
 			}
 		}
