@@ -10,7 +10,7 @@ mkdir -p "$dir"
 sed -n '/<!-- example:begin -->/,/<!-- example:end -->/p' README.md |
 	sed '/^```/d; /<!--/d' > "$dir/square.c"
 expected=$(sed -n '/^\$ \.\/square$/,/^```$/p' README.md | sed '1d;$d')
-"$cc" "$@" -o "$dir/square" "$dir/square.c" "$build/libgp.a" $(pkg-config --libs liburing) -lpthread
+"$cc" "$@" -o "$dir/square" "$dir/square.c" "$build/libgp.a" $(pkg-config --libs liburing libseccomp) -lpthread
 actual=$("$dir/square")
 if [ "$actual" != "$expected" ]; then
 	printf 'README example: expected\n%s\ngot\n%s\n' "$expected" "$actual" >&2
