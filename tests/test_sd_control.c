@@ -374,7 +374,9 @@ Test(control, restart_supervisor_in_order)
 	client_open(&c);
 	cr_assert(wait_state(&c, "g/y", "ready", 10000));
 	state_of(&c, "a", &a);
-	n0 = started(&E, pids, 16);
+	/* (a child records its start just after its execve: wait for it) */
+	for (int i = 0; i < 500 && (n0 = started(&E, pids, 16)) < 3; i++)
+		msleep(10);
 	cr_assert_eq(n0, 3);
 	o = request(&c, "{\"v\":1,\"cmd\":\"restart\",\"names\":[\"g\"]}\n");
 	ASSERT_OK(o);
