@@ -62,7 +62,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
 DEB_TEST  := libcriterion-dev
-DEB_BENCH := erlang-base golang-go runit s6 supervisor
+DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
 DEPS_STAMP := $(B)/.deps-ok
@@ -339,6 +339,35 @@ run: $(SPAWND) $(EXAMPLES)
 BENCH_BINS := $(B)/bench/gpbench $(B)/bench/pagefault $(B)/bench/go-gpbench \
 	      $(B)/bench/erlang/gpbench.beam
 
+ECHO_BINS := $(B)/bench/echo/echo_gp $(B)/bench/echo/echo_uring $(B)/bench/echo/loadgen \
+	     $(B)/bench/echo/go-echo $(B)/bench/echo/erlang/echo.beam
+
+$(B)/bench/echo/echo_gp: bench/echo/echo_gp.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
+$(B)/bench/echo/echo_uring: bench/echo/echo_uring.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(URING_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(URING_LIBS)
+
+$(B)/bench/echo/loadgen: bench/echo/loadgen.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(URING_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(URING_LIBS) -lpthread
+
+$(B)/bench/echo/go-echo: bench/echo/peers/echo.go | $(DEPS_STAMP)
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)GOCACHE=$(abspath $(B))/.gocache GOFLAGS=-mod=mod GO111MODULE=off \
+		go build -o $@ $<
+
+$(B)/bench/echo/erlang/echo.beam: bench/echo/peers/echo.erl | $(DEPS_STAMP)
+	$(call msg,ERLC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)erlc -o $(@D) $<
+
 $(B)/bench/gpbench: bench/gpbench.c $(LIBGP_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -361,9 +390,13 @@ $(B)/bench/erlang/gpbench.beam: bench/peers/erlang/gpbench.erl | $(DEPS_STAMP)
 	$(Q)erlc -o $(@D) $<
 
 .PHONY: bench
-bench: $(BENCH_BINS) $(SPAWND)
+bench: $(BENCH_BINS) $(ECHO_BINS) $(SPAWND)
 	GPBENCH=$(B)/bench/gpbench GOBENCH=$(B)/bench/go-gpbench \
 	ERLBENCH_DIR=$(B)/bench/erlang PAGEFAULT=$(B)/bench/pagefault bench/run.sh
+	ECHO_GP=$(B)/bench/echo/echo_gp ECHO_URING=$(B)/bench/echo/echo_uring \
+	ECHO_GO=$(B)/bench/echo/go-echo ECHO_ERL_DIR=$(B)/bench/echo/erlang \
+	ECHO_LOADGEN=$(B)/bench/echo/loadgen bench/echo/run.sh >$(B)/bench/echo.md
+	$(Q){ echo; cat $(B)/bench/echo.md; } >>bench/RESULTS.md
 	$(Q)if [ "$$(id -u)" -eq 0 ]; then \
 		SPAWND=$(SPAWND) bench/supervise/run.sh >$(B)/bench/supervise.md && \
 		{ echo; cat $(B)/bench/supervise.md; } >>bench/RESULTS.md; \
