@@ -444,6 +444,7 @@ struct gp_sched *gpi_switch_out(struct gp_sched *s, struct gp_proc *p, enum gp_a
 struct gp_sched *gpi_park(struct gp_sched *s, struct gp_proc *p, uint32_t wake, uint64_t deadline) GP_HIDDEN;
 void gpi_finish_switch(struct gp_sched *s) GP_HIDDEN;
 void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next) GP_HIDDEN;
+void gpi_make_runnable_fifo(struct gp_sched *s, struct gp_proc *p) GP_HIDDEN;
 void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why) GP_HIDDEN;
 void gpi_sched_loop(struct gp_sched *s) GP_HIDDEN;
 void gpi_wake_idle(struct gp_sched *s) GP_HIDDEN;

@@ -54,7 +54,11 @@ void gpi_io_complete(struct gp_sched *s, struct io_uring_cqe *cqe)
 	io->res = cqe->res;
 	/* seq_cst: Dekker with park_commit's publish-then-check of io */
 	atomic_store_explicit(&io->done, 1, memory_order_seq_cst);
-	gpi_wake_proc(s, p, GP_W_IO);
+	/* Behind every process already waiting to run, not in runnext: a
+	 * batch of completions would otherwise keep overtaking them, and with
+	 * thousands of connections some starve for seconds. */
+	if (gpi_try_wake(p, GP_W_IO))
+		gpi_make_runnable_fifo(s, p);
 }
 
 void gpi_io_cancels(struct gp_sched *s)

@@ -409,6 +409,10 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	p->monitored_by = (struct gp_monvec){ 0 };
 	gp_spin_unlock(&p->lock);
 
+	/* Its name goes first: whoever hears of its death (a link, a DOWN)
+	 * must not find the name still pointing at it, as in Erlang. */
+	if (registered)
+		gpi_registry_remove_proc(rt, p);
 	/* Most processes own none of these: test before calling. */
 	if (links.v) {
 		gpi_exit_signal_links(s, p, &links, reason);
@@ -426,8 +430,6 @@ noreturn void gpi_proc_exit(struct gp_sched *s, struct gp_proc *p, int reason)
 	}
 	if (p->monitors.v)
 		gpi_monitors_release(s, p);
-	if (registered)
-		gpi_registry_remove_proc(rt, p);
 	if (p->held.next != &p->held)
 		gpi_held_free_all(p);
 	if (p->mq_head || atomic_load_explicit(&p->inbox, memory_order_relaxed))

@@ -325,6 +325,26 @@ void gpi_make_runnable(struct gp_sched *s, struct gp_proc *p, bool next)
 		gpi_wake_idle(s);
 }
 
+/*
+ * Runnable behind everything already waiting: while the global queue holds
+ * processes (the local ones overflowed there), a newcomer goes behind them
+ * rather than into the local queue, which the scheduler serves first. For
+ * I/O completions, which come in batches of thousands under load: without
+ * this, fresh ones keep overtaking the spilled ones, which starve.
+ */
+void gpi_make_runnable_fifo(struct gp_sched *s, struct gp_proc *p)
+{
+	struct gp_runtime *rt = s->rt;
+
+	if (!atomic_load_explicit(&rt->gq_len, memory_order_relaxed)) {
+		gpi_make_runnable(s, p, false);
+		return;
+	}
+	gq_push_list(rt, p, p, 1);
+	if (atomic_load_explicit(&rt->nsleeping, memory_order_relaxed))
+		gpi_wake_idle(s);
+}
+
 void gpi_wake_proc(struct gp_sched *s, struct gp_proc *p, uint32_t why)
 {
 	if (gpi_try_wake(p, why))
