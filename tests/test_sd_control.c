@@ -201,6 +201,15 @@ static bool wait_state(struct client *c, const char *name, const char *want, lon
 	       "      { name = \"y\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } ); }\n"  \
 	       ");"
 
+/* spawnd on TWO_SLEEPERS, a client connected, the tree ready. */
+static void start_two_sleepers(struct client *c, const char *strategy)
+{
+	write_conf(&E, TWO_SLEEPERS, strategy, 3);
+	spawnd_start(&E, NULL);
+	client_open(c);
+	cr_assert(wait_state(c, "g/y", "ready", 10000), "%s", slurp(E.log));
+}
+
 /* ---- the socket ------------------------------------------------------------------- */
 
 /* The socket is 0660 in a 0750 folder spawnd made, and gone after exit. */
@@ -263,10 +272,7 @@ Test(control, status_tree)
 	struct client c;
 	json_object *o;
 
-	write_conf(&E, TWO_SLEEPERS, "rest_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "rest_for_one");
 	o = request(&c, "{\"v\":1,\"id\":\"q1\",\"cmd\":\"status\"}\n");
 	ASSERT_OK(o);
 	cr_assert_str_eq(str(o, "id"), "q1");
@@ -328,10 +334,7 @@ Test(control, stop_holds_until_start)
 	json_object *o;
 	int x, y, y2, x2;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "g/x", &x);
 	state_of(&c, "g/y", &y);
 	o = request(&c, "{\"v\":1,\"cmd\":\"stop\",\"names\":[\"g/x\"]}\n");
@@ -369,10 +372,7 @@ Test(control, restart_supervisor_in_order)
 	json_object *o;
 	int pids[16], n0, n1, a, a2;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "a", &a);
 	/* (a child records its start just after its execve: wait for it) */
 	for (int i = 0; i < 500 && (n0 = started(&E, pids, 16)) < 3; i++)
@@ -438,10 +438,7 @@ Test(control, bad_name_changes_nothing)
 	struct client c;
 	json_object *o;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	o = request(&c, "{\"v\":1,\"cmd\":\"stop\",\"names\":[\"a\",\"zz\"]}\n");
 	ASSERT_ERR(o, "not_found");
 	cr_assert(strstr(str(o, "error.message"), "zz"));
@@ -462,10 +459,7 @@ Test(control, signal_worker_and_subtree)
 	json_object *o;
 	int x, y;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "g/x", &x);
 	state_of(&c, "g/y", &y);
 	o = request(&c, "{\"v\":1,\"cmd\":\"signal\",\"names\":[\"g\"],\"signal\":\"STOP\"}\n");
@@ -549,10 +543,7 @@ Test(control, events_stream)
 	int pid;
 	bool crashed = false, restarted = false, started = false;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	client_open(&ev);
 	o = request(&ev, "{\"v\":1,\"cmd\":\"events\"}\n");
 	ASSERT_OK(o);
@@ -595,10 +586,7 @@ Test(control, reload_applies_the_difference)
 	json_object *o;
 	int a, x, y, a2, x2, y2, z, old_gone;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "a", &a);
 	state_of(&c, "g/x", &x);
 	state_of(&c, "g/y", &y);
@@ -673,10 +661,7 @@ Test(control, sighup_reloads)
 {
 	struct client c;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	write_conf(&E, HEADER "children = ( { name = \"solo\"; exec = [ \"@T\", \"sleep\" ]; } );",
 		   "one_for_one", 3);
 	kill(E.pid, SIGHUP);
@@ -710,10 +695,7 @@ Test(control, restart_root)
 	json_object *o;
 	int a, a2;
 
-	write_conf(&E, TWO_SLEEPERS, "one_for_one", 3);
-	spawnd_start(&E, NULL);
-	client_open(&c);
-	cr_assert(wait_state(&c, "g/y", "ready", 10000));
+	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "a", &a);
 	o = request(&c, "{\"v\":1,\"cmd\":\"restart\",\"names\":[\"/\"]}\n");
 	ASSERT_OK(o);
