@@ -36,7 +36,6 @@ void sd_event_exit(struct sd_daemon *d, const struct sd_unit *u, pid_t pid)
 {
 	const struct sd_exit *e = &u->last;
 	json_object *ev, *detail;
-	char msg[256];
 
 	if (!wanted(d))
 		return;
@@ -54,10 +53,6 @@ void sd_event_exit(struct sd_daemon *d, const struct sd_unit *u, pid_t pid)
 			json_object_object_add(ev, key, json_object_get(val));
 	}
 	json_object_put(detail);
-	if (!e->normal && !json_object_object_get_ex(ev, "message", NULL)) {
-		sd_exit_message(e, msg, sizeof(msg));
-		json_object_object_add(ev, "message", json_object_new_string(msg));
-	}
 	sd_control_broadcast(&d->ctl, ev);
 }
 

@@ -542,6 +542,26 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 		return n ? med(x, n) : ""
 	}
 	# The ratio of a (libgp, cell ka) to b (bname, cell kb), or why there is none.
+	# The table of libgp over each other server, of req/s ("rps") or of
+	# requests per server CPU-second ("eff").
+	function ratio_table(metric,    a, b, q, s, peer, ka, kb, line) {
+		print "| connections | bytes | libgp/Go 1 | libgp/Go 2 | libgp/BEAM 1 | libgp/BEAM 2 | libgp 1/plain | libgp 2/plain |"
+		print "|--:|--:|--:|--:|--:|--:|--:|--:|"
+		for (a = 1; a <= nc; a++)
+			for (b = 1; b <= ns; b++) {
+				line = "| " grp(cl[a]) " | " sl[b]
+				for (q = 1; q <= 3; q++) {
+					peer = q == 1 ? "go" : q == 2 ? "beam" : "uring"
+					for (s = 1; s <= 2; s++) {
+						ka = cl[a] SUBSEP sl[b] SUBSEP "libgp" SUBSEP s
+						kb = cl[a] SUBSEP sl[b] SUBSEP peer SUBSEP (peer == "uring" ? 1 : s)
+						line = line " | " (metric == "rps" ? ratio(rps(ka), rps(kb), nameof(peer), ka, kb) \
+								   : ratio(eff(ka), eff(kb), nameof(peer), ka, kb))
+					}
+				}
+				print line " |"
+			}
+	}
 	function ratio(a, b, bname, ka, kb) {
 		if (a == "")
 			return nrun[ka] ? "n/a (libgp failed)" : "n/a (libgp not run)"
@@ -622,40 +642,12 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 		print ""
 		print "Throughput (req/s) of libgp over each other server, medians; the plain loop has one thread, so libgp with 1 and with 2 schedulers is compared with that one."
 		print ""
-		print "| connections | bytes | libgp/Go 1 | libgp/Go 2 | libgp/BEAM 1 | libgp/BEAM 2 | libgp 1/plain | libgp 2/plain |"
-		print "|--:|--:|--:|--:|--:|--:|--:|--:|"
-		for (a = 1; a <= nc; a++)
-			for (b = 1; b <= ns; b++) {
-				line = "| " grp(cl[a]) " | " sl[b]
-				for (q = 1; q <= 3; q++) {
-					peer = q == 1 ? "go" : q == 2 ? "beam" : "uring"
-					for (s = 1; s <= 2; s++) {
-						ka = cl[a] SUBSEP sl[b] SUBSEP "libgp" SUBSEP s
-						kb = cl[a] SUBSEP sl[b] SUBSEP peer SUBSEP (peer == "uring" ? 1 : s)
-						line = line " | " ratio(rps(ka), rps(kb), nameof(peer), ka, kb)
-					}
-				}
-				print line " |"
-			}
+		ratio_table("rps")
 
 		print ""
 		print "Requests per server CPU-second (the server'"'"'s own cost per request, whatever share of the machine it got), libgp over each other server:"
 		print ""
-		print "| connections | bytes | libgp/Go 1 | libgp/Go 2 | libgp/BEAM 1 | libgp/BEAM 2 | libgp 1/plain | libgp 2/plain |"
-		print "|--:|--:|--:|--:|--:|--:|--:|--:|"
-		for (a = 1; a <= nc; a++)
-			for (b = 1; b <= ns; b++) {
-				line = "| " grp(cl[a]) " | " sl[b]
-				for (q = 1; q <= 3; q++) {
-					peer = q == 1 ? "go" : q == 2 ? "beam" : "uring"
-					for (s = 1; s <= 2; s++) {
-						ka = cl[a] SUBSEP sl[b] SUBSEP "libgp" SUBSEP s
-						kb = cl[a] SUBSEP sl[b] SUBSEP peer SUBSEP (peer == "uring" ? 1 : s)
-						line = line " | " ratio(eff(ka), eff(kb), nameof(peer), ka, kb)
-					}
-				}
-				print line " |"
-			}
+		ratio_table("eff")
 
 		print ""
 		print "### Targets"
