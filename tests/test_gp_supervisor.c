@@ -2,6 +2,7 @@
 /* In-process supervisors: strategies, restart types, intensity, ordered
  * stops, shutdown escalation, dynamic children, requests and their errors. */
 #include "gp_test.h"
+#include "strategy_cases.h"
 
 #include <alloca.h>
 #include <limits.h>
@@ -228,7 +229,7 @@ static uint64_t spawned(void)
 
 /* ---- strategies ---------------------------------------------------------------------- */
 
-struct strategy_case {
+struct restart_case {
 	enum gp_strategy strategy;
 	int crash;          /* the child that crashes */
 	bool restarted[4];  /* who comes back as a new process */
@@ -236,7 +237,7 @@ struct strategy_case {
 
 static void strategy_main(void *arg)
 {
-	struct strategy_case *c = arg;
+	struct restart_case *c = arg;
 	struct gp_child_spec kids[4];
 	struct gp_sup_spec spec = {
 		.strategy = c->strategy,
@@ -287,7 +288,7 @@ static void strategy_main(void *arg)
 /* one_for_one: only the child that crashed is restarted. */
 Test(supervisor, one_for_one, .timeout = 30)
 {
-	struct strategy_case c = { GP_ONE_FOR_ONE, 1, { false, true, false, false } };
+	struct restart_case c = { GP_ONE_FOR_ONE, 1, { false, true, false, false } };
 
 	run_gp(strategy_main, &c, 2);
 }
@@ -295,7 +296,7 @@ Test(supervisor, one_for_one, .timeout = 30)
 /* one_for_all: a crash restarts every child. */
 Test(supervisor, one_for_all, .timeout = 30)
 {
-	struct strategy_case c = { GP_ONE_FOR_ALL, 1, { true, true, true, true } };
+	struct restart_case c = { GP_ONE_FOR_ALL, 1, { true, true, true, true } };
 
 	run_gp(strategy_main, &c, 2);
 }
@@ -303,7 +304,7 @@ Test(supervisor, one_for_all, .timeout = 30)
 /* rest_for_one: the crashed child and those started after it. */
 Test(supervisor, rest_for_one, .timeout = 30)
 {
-	struct strategy_case c = { GP_REST_FOR_ONE, 1, { false, true, true, true } };
+	struct restart_case c = { GP_REST_FOR_ONE, 1, { false, true, true, true } };
 
 	run_gp(strategy_main, &c, 2);
 }
@@ -311,7 +312,7 @@ Test(supervisor, rest_for_one, .timeout = 30)
 /* rest_for_one: the last child takes only itself down. */
 Test(supervisor, rest_for_one_last, .timeout = 30)
 {
-	struct strategy_case c = { GP_REST_FOR_ONE, 3, { false, false, false, true } };
+	struct restart_case c = { GP_REST_FOR_ONE, 3, { false, false, false, true } };
 
 	run_gp(strategy_main, &c, 2);
 }
@@ -417,6 +418,138 @@ static void restart_types_main(void *arg)
 Test(supervisor, restart_types, .timeout = 30)
 {
 	run_gp(restart_types_main, NULL, 2);
+}
+
+/* ---- the engine's cases, end to end ------------------------------------------------- */
+
+_Static_assert(GP_ONE_FOR_ONE == (int)CASE_ONE_FOR_ONE && GP_ONE_FOR_ALL == (int)CASE_ONE_FOR_ALL &&
+		       GP_REST_FOR_ONE == (int)CASE_REST_FOR_ONE,
+	       "tests/strategy_cases.h numbers strategies as gp.h does");
+_Static_assert(GP_PERMANENT == (int)CASE_PERMANENT && GP_TRANSIENT == (int)CASE_TRANSIENT &&
+		       GP_TEMPORARY == (int)CASE_TEMPORARY,
+	       "tests/strategy_cases.h numbers restart types as gp.h does");
+
+static int compare_ints(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The log from entry `from` as the cases write it: "sN" for each stop,
+ * then "+N" for each start. Stops are logged by the stopped child before it
+ * exits, and the supervisor stops one at a time, so their order is the
+ * supervisor's. Starts are logged by each new child when it first runs,
+ * which on 2 schedulers need not be the order it was spawned in, and
+ * nothing starts before every stop is done: the starts are compared as a
+ * set, sorted. */
+static void case_log(struct ctx *x, int from, int to, char *out, size_t size)
+{
+	int starts[LOG_MAX], nstarts = 0;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int k = from; k < to; k++) {
+		int ev = log_at(x, k);
+
+		if (ev >= EV_START(0) && ev < EV_STOP(0))
+			starts[nstarts++] = ev - EV_START(0);
+		else
+			len += (size_t)snprintf(out + len, size - len, "%s%s%d", len ? " " : "",
+						nstarts ? "(stop after a start) s" : "s",
+						ev - EV_STOP(0));
+	}
+	qsort(starts, (size_t)nstarts, sizeof(starts[0]), compare_ints);
+	for (int k = 0; k < nstarts; k++)
+		len += (size_t)snprintf(out + len, size - len, "%s+%d", len ? " " : "", starts[k]);
+}
+
+static void matrix_main(void *arg)
+{
+	struct gp_child_spec kids[CASE_CHILDREN];
+	struct gp_sup_spec spec = { .intensity = 10, .children = kids, .nchildren = CASE_CHILDREN };
+	char want[256], got[256], what[128];
+	gp_pid sup, pid;
+	struct ctx x;
+	int entries;
+
+	(void)arg;
+	for (int i = 0; i < CASE_MATRIX; i++) {
+		struct strategy_case c = strategy_case(i);
+
+		strategy_case_describe(&c, what, sizeof(what));
+		entries = strategy_case_expect(&c, want, sizeof(want));
+		spec.strategy = (enum gp_strategy)c.strategy;
+		ctx_init(&x, CASE_CHILDREN, K_RECORDER);
+		for (int k = 0; k < CASE_CHILDREN; k++)
+			kids[k] = kid_spec(&x.kids[k],
+					   k == c.at ? (enum gp_restart)c.kind : GP_PERMANENT, 1000);
+		CHECK_EQ(gp_supervisor_start(&sup, &spec), 0);
+		WAIT_FOR(atomic_load(&x.nlog) == CASE_CHILDREN);
+		make_exit(sup, (size_t)c.at, c.normal ? CMD_NORMAL : CMD_CRASH);
+		if (entries == 0) {
+			/* Nothing restarts: the supervisor has handled the exit
+			 * once the child's slot is empty; a temporary child is
+			 * then forgotten. */
+			WAIT_FOR(which(sup, (size_t)c.at) == 0);
+			if (c.kind == CASE_TEMPORARY)
+				CHECK(gp_supervisor_restart_child(sup, (size_t)c.at, &pid) == -ENOENT,
+				      "%s: not forgotten", what);
+		} else {
+			WAIT_FOR(atomic_load(&x.nlog) == CASE_CHILDREN + entries);
+			CHECK(which(sup, (size_t)c.at) != 0, "%s: not running again", what);
+		}
+		gp_sleep(5); /* room for anything more it would (wrongly) do */
+		case_log(&x, CASE_CHILDREN, atomic_load(&x.nlog), got, sizeof(got));
+		CHECK(strcmp(got, want) == 0, "%s: \"%s\", expected \"%s\"", what, got, want);
+		CHECK_EQ(stop_sup(sup), GP_EXIT_SHUTDOWN);
+		if (atomic_load(&check_failures) > 0)
+			return; /* the first failing case says it all */
+	}
+}
+
+/* The engine's matrix (tests/strategy_cases.h), with real green processes:
+ * every strategy x restart type x normal/abnormal exit x position. */
+Test(supervisor, strategy_matrix, .timeout = 60)
+{
+	run_gp(matrix_main, NULL, 2);
+}
+
+/* Intensity at its boundary, as the engine's tests state it: `intensity`
+ * crashes are restarted, one more gives up and stops the rest. */
+static void intensity_boundary_main(void *arg)
+{
+	struct gp_child_spec kids[2];
+	struct gp_sup_spec spec = { .period_ms = 10000, .children = kids, .nchildren = 2 };
+	char got[64];
+	gp_pid sup;
+	struct ctx x;
+	int n;
+
+	(void)arg;
+	gp_trap_exit(true); /* the supervisor's exit comes to us as a message */
+	for (unsigned intensity = 0; intensity <= CASE_INTENSITY_MAX; intensity++) {
+		spec.intensity = intensity;
+		ctx_init(&x, 2, K_RECORDER);
+		kids[0] = kid_spec(&x.kids[0], GP_PERMANENT, 1000);
+		kids[1] = kid_spec(&x.kids[1], GP_PERMANENT, 1000);
+		CHECK_EQ(gp_supervisor_start(&sup, &spec), 0);
+		for (unsigned r = 1; r <= intensity; r++) {
+			make_exit(sup, 0, CMD_CRASH);
+			check_restarted(sup, &x, 0, (int)r + 1);
+		}
+		WAIT_FOR(atomic_load(&x.nlog) == 2 + (int)intensity);
+		n = atomic_load(&x.nlog);
+		make_exit(sup, 0, CMD_CRASH);
+		CHECK(exit_reason(sup, 10000) == GP_EXIT_SHUTDOWN, "intensity %u: no give-up", intensity);
+		case_log(&x, n, atomic_load(&x.nlog), got, sizeof(got));
+		CHECK(strcmp(got, CASE_INTENSITY_GIVE_UP) == 0, "intensity %u: \"%s\"", intensity,
+		      got);
+		CHECK_EQ(atomic_load(&x.kids[0].starts), (int)intensity + 1);
+	}
+}
+
+Test(supervisor, intensity_boundary, .timeout = 60)
+{
+	run_gp(intensity_boundary_main, NULL, 2);
 }
 
 /* ---- intensity ----------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../supervisor/strategy.h"
+#include "strategy_cases.h"
 
 #define SEC 1000000000ull
 #define MAXC 8
@@ -86,66 +87,41 @@ static enum sv_verdict sim_crash(struct sim *sm, int i, bool normal, uint64_t t)
 }
 
 static const enum sv_strategy strategies[] = { SV_ONE_FOR_ONE, SV_ONE_FOR_ALL, SV_REST_FOR_ONE };
-static const enum sv_restart kinds[] = { SV_PERMANENT, SV_TRANSIENT, SV_TEMPORARY };
 
-/* What OTP does, stated independently of the engine's code: the log of
- * stops and starts after child `at` (of kind `kind`) exits among n
- * permanent siblings. */
-static void expected(enum sv_strategy st, enum sv_restart kind, bool normal, int at, int n,
-		     char *out, size_t size)
-{
-	bool restart = kind == SV_PERMANENT || (kind == SV_TRANSIENT && !normal);
-	int from = st == SV_ONE_FOR_ALL ? 0 : at;
-	size_t len = 0;
+_Static_assert(SV_ONE_FOR_ONE == (int)CASE_ONE_FOR_ONE && SV_ONE_FOR_ALL == (int)CASE_ONE_FOR_ALL &&
+		       SV_REST_FOR_ONE == (int)CASE_REST_FOR_ONE,
+	       "tests/strategy_cases.h numbers strategies as the engine does");
+_Static_assert(SV_PERMANENT == (int)CASE_PERMANENT && SV_TRANSIENT == (int)CASE_TRANSIENT &&
+		       SV_TEMPORARY == (int)CASE_TEMPORARY,
+	       "tests/strategy_cases.h numbers restart types as the engine does");
 
-	out[0] = '\0';
-	if (!restart)
-		return;
-	if (st == SV_ONE_FOR_ONE) {
-		snprintf(out, size, "+%d", at);
-		return;
-	}
-	/* Running siblings in the group stop, last first; then the group
-	 * starts in order. */
-	for (int j = n - 1; j >= from; j--)
-		if (j != at)
-			len += (size_t)snprintf(out + len, size - len, "%ss%d", len ? " " : "", j);
-	for (int j = from; j < n; j++)
-		len += (size_t)snprintf(out + len, size - len, "%s+%d", len ? " " : "", j);
-}
-
-/* Every strategy x restart type x normal/abnormal exit x position. */
+/* Every strategy x restart type x normal/abnormal exit x position: the
+ * cases libgp's supervisors are held to as well. */
 Test(strategy, matrix, .timeout = 10)
 {
-	for (size_t s = 0; s < 3; s++)
-		for (size_t k = 0; k < 3; k++)
-			for (int normal = 0; normal < 2; normal++)
-				for (int at = 0; at < 4; at++) {
-					enum sv_restart ks[4] = { SV_PERMANENT, SV_PERMANENT,
-								  SV_PERMANENT, SV_PERMANENT };
-					char want[256];
-					struct sim sm;
-					enum sv_verdict v;
+	for (int i = 0; i < CASE_MATRIX; i++) {
+		struct strategy_case c = strategy_case(i);
+		enum sv_restart ks[CASE_CHILDREN] = { SV_PERMANENT, SV_PERMANENT, SV_PERMANENT,
+						      SV_PERMANENT };
+		char want[256], what[128];
+		struct sim sm;
+		enum sv_verdict v;
 
-					ks[at] = kinds[k];
-					sim_init(&sm, strategies[s], 10, 10 * SEC, ks, 4);
-					sim_boot(&sm);
-					v = sim_crash(&sm, at, normal, 1 * SEC);
-					expected(strategies[s], kinds[k], normal, at, 4, want,
-						 sizeof(want));
-					cr_assert_str_eq(sm.log, want, "%s, %s child %d exits %s",
-							 sv_strategy_name(strategies[s]),
-							 sv_restart_name(kinds[k]), at,
-							 normal ? "normally" : "abnormally");
-					cr_assert_eq(v, want[0] ? SV_RESTART : SV_NOTHING);
-					/* Afterwards: it runs again, or stays down
-					 * (temporary: gone). */
-					cr_assert_eq(sm.sup.children[at].state,
-						     want[0] ? SV_RUNNING
-						     : kinds[k] == SV_TEMPORARY ? SV_REMOVED
-										: SV_DOWN);
-					sv_destroy(&sm.sup);
-				}
+		ks[c.at] = (enum sv_restart)c.kind;
+		sim_init(&sm, (enum sv_strategy)c.strategy, 10, 10 * SEC, ks, CASE_CHILDREN);
+		sim_boot(&sm);
+		v = sim_crash(&sm, c.at, c.normal, 1 * SEC);
+		strategy_case_expect(&c, want, sizeof(want));
+		strategy_case_describe(&c, what, sizeof(what));
+		cr_assert_str_eq(sm.log, want, "%s", what);
+		cr_assert_eq(v, want[0] ? SV_RESTART : SV_NOTHING, "%s", what);
+		/* Afterwards: it runs again, or stays down (temporary: gone). */
+		cr_assert_eq(sm.sup.children[c.at].state,
+			     want[0] ? SV_RUNNING
+			     : c.kind == CASE_TEMPORARY ? SV_REMOVED
+							: SV_DOWN, "%s", what);
+		sv_destroy(&sm.sup);
+	}
 }
 
 /* Temporary siblings taken down by a group restart are not restarted;
@@ -200,7 +176,7 @@ Test(strategy, intensity_boundary, .timeout = 10)
 {
 	const enum sv_restart ks[2] = { SV_PERMANENT, SV_PERMANENT };
 
-	for (unsigned intensity = 0; intensity <= 5; intensity++) {
+	for (unsigned intensity = 0; intensity <= CASE_INTENSITY_MAX; intensity++) {
 		struct sim sm;
 
 		sim_init(&sm, SV_ONE_FOR_ONE, intensity, 10 * SEC, ks, 2);
@@ -212,7 +188,7 @@ Test(strategy, intensity_boundary, .timeout = 10)
 		cr_assert_eq(sim_crash(&sm, 0, false, (1 + intensity) * SEC), SV_GIVE_UP,
 			     "intensity %u", intensity);
 		/* It stops everything still running, in reverse order. */
-		cr_assert_str_eq(sm.log, "s1");
+		cr_assert_str_eq(sm.log, CASE_INTENSITY_GIVE_UP);
 		cr_assert(sm.sup.gave_up);
 		cr_assert(sv_all_down(&sm.sup));
 		cr_assert_eq(sv_next_start(&sm.sup), -1);
