@@ -283,8 +283,13 @@ endif
 TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
 	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
 
+# Built by `make check` too, so that a change that breaks a benchmark's C
+# program fails the build and not a later `make bench`.
+BENCH_C := $(B)/bench/gpbench $(B)/bench/pagefault $(B)/bench/echo/echo_gp \
+	   $(B)/bench/echo/echo_uring $(B)/bench/echo/loadgen
+
 .PHONY: check
-check: $(CHECK_TESTS) libgp $(EXAMPLES)
+check: $(CHECK_TESTS) libgp $(EXAMPLES) $(BENCH_C)
 	$(Q)$(TEST_ENV) tests/run.sh $(CHECK_TESTS)
 ifeq ($(SAN)$(TSAN),)
 	$(Q)tests/examples.sh $(B)
@@ -444,7 +449,7 @@ uninstall:
 
 .DEFAULT_GOAL := all
 .PHONY: all clean
-all: libgp $(SPAWND) $(SPAWNCTL) $(EXAMPLES) $(TESTS)
+all: libgp $(SPAWND) $(SPAWNCTL) $(EXAMPLES) $(TESTS) $(BENCH_C)
 
 clean:
 	rm -rf build

@@ -71,7 +71,7 @@ static gp_pid spawn(gp_fn fn, void *arg)
 	return pid;
 }
 
-static void recv(struct gp_msg *m)
+static void receive(struct gp_msg *m)
 {
 	int r = gp_receive(m, -1);
 
@@ -87,7 +87,7 @@ static void pong(void *arg)
 
 	(void)arg;
 	for (;;) {
-		recv(&m);
+		receive(&m);
 		if (m.tag == 2)
 			return;
 		gp_send(m.from, 1, m.data, m.len);
@@ -107,7 +107,7 @@ static void pingpong(void *arg)
 	t = now();
 	for (long i = 0; i < n; i++) {
 		gp_send(p, 1, &i, sizeof(i));
-		recv(&m);
+		receive(&m);
 		v += *(long *)m.data;
 		gp_msg_free(&m);
 	}
@@ -132,13 +132,13 @@ static void ring_node(void *arg)
 	gp_pid main_pid = (gp_pid)(uintptr_t)arg, next;
 	struct gp_msg m;
 
-	recv(&m); /* RING_NEXT: the next node's pid */
+	receive(&m); /* RING_NEXT: the next node's pid */
 	next = *(gp_pid *)m.data;
 	gp_msg_free(&m);
 	for (;;) {
 		long hops;
 
-		recv(&m);
+		receive(&m);
 		if (m.tag == RING_STOP) {
 			gp_msg_free(&m);
 			return;
@@ -170,7 +170,7 @@ static void ring(void *arg)
 		gp_send(pids[i], RING_NEXT, &pids[(i + 1) % n], sizeof(gp_pid));
 	t = now();
 	gp_send(pids[0], RING_TOKEN, &hops, sizeof(long));
-	recv(&m);
+	receive(&m);
 	t = now() - t;
 	gp_msg_free(&m);
 	for (long i = 0; i < n; i++)
@@ -196,7 +196,7 @@ static void churn(void *arg)
 	t = now();
 	for (long i = 0; i < n; i++) {
 		spawn(replier, (void *)(uintptr_t)gp_self());
-		recv(&m);
+		receive(&m);
 		gp_msg_free(&m);
 	}
 	t = now() - t;
@@ -230,7 +230,7 @@ static void skynet_node(void *arg)
 		spawn(skynet_node, c);
 	}
 	for (long i = 0; i < 10; i++) {
-		recv(&m);
+		receive(&m);
 		sum += *(long *)m.data;
 		gp_msg_free(&m);
 	}
@@ -248,7 +248,7 @@ static void skynet(void *arg)
 	*root = (struct sky){ gp_self(), 0, n };
 	t = now();
 	spawn(skynet_node, root);
-	recv(&m);
+	receive(&m);
 	t = now() - t;
 	if (*(long *)m.data != n * (n - 1) / 2) {
 		fprintf(stderr, "gpbench: skynet: wrong sum %ld\n", *(long *)m.data);
@@ -268,7 +268,7 @@ static void released(void *arg)
 	struct gp_msg m;
 
 	(void)arg;
-	recv(&m);
+	receive(&m);
 	gp_msg_free(&m);
 }
 
@@ -280,7 +280,7 @@ static void idler(void *arg)
 	atomic_fetch_add_explicit(&parked, 1, memory_order_relaxed);
 	if (hibernate)
 		gp_hibernate(released, NULL);
-	recv(&m);
+	receive(&m);
 	gp_msg_free(&m);
 }
 
