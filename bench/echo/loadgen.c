@@ -35,6 +35,7 @@
  *                completed in the window (fairness: equal in a FIFO server)
  *   loadgen_cpu  CPU used by loadgen in the window, % of one CPU
  *   server_cpu   (-p) CPU used by the server in the window, % of one CPU
+ *   server_kernel_pct  (-p) of that, the share spent in the kernel (stime)
  *   machine_cpu  CPU all processes used in the window, % of one CPU
  *   other_cpu    (-p) of that, what neither loadgen nor the server used
  *   syscalls     (-S) the server's system calls in the window
@@ -575,8 +576,9 @@ static uint64_t syscount_stop(struct syscount *sc)
 	return sum;
 }
 
-/* utime + stime of pid, all threads, in clock ticks; -1 if unknown. */
-static long long proc_cpu_ticks(pid_t pid)
+/* utime + stime of pid, all threads, in clock ticks, and stime alone in
+ * *sys; -1 if unknown. */
+static long long proc_cpu_ticks(pid_t pid, long long *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ut, st;
@@ -596,6 +598,7 @@ static long long proc_cpu_ticks(pid_t pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
 			 &st) != 2)
 		return -1;
+	*sys = (long long)st;
 	return (long long)(ut + st);
 }
 
@@ -671,7 +674,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	uint64_t requests = 0, errors = 0, total = 0, nsys = 0, cmin = UINT64_MAX, cmax = 0, *hist;
 	unsigned live = 0;
-	long long cpu0 = -1, cpu1 = -1, busy0, busy1;
+	long long cpu0 = -1, cpu1 = -1, sys0 = 0, sys1 = 0, busy0, busy1;
 	double v, self0 = 0, self1, secs;
 	int opt, sc_err = 0, r;
 
@@ -793,14 +796,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg.server)
-		cpu0 = proc_cpu_ticks(cfg.server);
+		cpu0 = proc_cpu_ticks(cfg.server, &sys0);
 	self0 = self_cpu_s();
 	busy0 = machine_busy_ticks();
 	sleep_until(cfg.t_end);
 	busy1 = machine_busy_ticks();
 	self1 = self_cpu_s();
 	if (cfg.server)
-		cpu1 = proc_cpu_ticks(cfg.server);
+		cpu1 = proc_cpu_ticks(cfg.server, &sys1);
 	if (sc && !sc_err)
 		nsys = syscount_stop(sc);
 
@@ -846,6 +849,9 @@ int main(int argc, char **argv)
 	if (cpu0 >= 0 && cpu1 >= 0)
 		printf("loadgen server_cpu %.1f\n",
 		       (double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK) / secs * 100);
+	if (cpu0 >= 0 && cpu1 > cpu0)
+		printf("loadgen server_kernel_pct %.1f\n",
+		       (double)(sys1 - sys0) / (double)(cpu1 - cpu0) * 100);
 	if (busy0 >= 0 && busy1 >= 0) {
 		double busy = (double)(busy1 - busy0) / (double)sysconf(_SC_CLK_TCK);
 

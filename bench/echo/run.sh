@@ -355,11 +355,12 @@ run_one() {
 	local out
 	if [ "$mode" = time ]; then
 		if [ -z "$reason" ]; then
-			printf '%s\t%s\t%s\t%s\t%s\tok\t\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+			printf '%s\t%s\t%s\t%s\t%s\tok\t\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 				"$conns" "$size" "$impl" "$s" "$run" "$(metric rps)" \
 				"$(metric p50_us)" "$(metric p99_us)" "$(metric server_cpu)" \
 				"$(metric other_cpu)" "$(metric loadgen_cpu)" \
-				"$(metric conn_min_req)" "$(metric conn_max_req)" >>"$DATA"
+				"$(metric conn_min_req)" "$(metric conn_max_req)" \
+				"$(metric server_kernel_pct)" >>"$DATA"
 			out="$(metric rps) req/s, p50 $(metric p50_us) us, p99 $(metric p99_us) us, server $(metric server_cpu)% CPU, others $(metric other_cpu)%"
 		else
 			printf '%s\t%s\t%s\t%s\t%s\tfailed\t%s\n' "$conns" "$size" "$impl" "$s" \
@@ -562,6 +563,16 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 				print line " |"
 			}
 	}
+	# The ratio libgp (cell ka) would reach over cell kb per server CPU-s
+	# if its user-space time were zero: its kernel time per request only.
+	function ceiling(ka, kb,    e, k, o) {
+		e = eff(ka)
+		k = mcol(ka, 16)
+		o = eff(kb)
+		if (e == "" || k == "" || k + 0 == 0 || o == "" || o + 0 == 0)
+			return "n/a"
+		return sprintf("%.2f", e / (k / 100) / o)
+	}
 	function ratio(a, b, bname, ka, kb) {
 		if (a == "")
 			return nrun[ka] ? "n/a (libgp failed)" : "n/a (libgp not run)"
@@ -585,7 +596,7 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 		i = ++nrun[k]
 		st[k, i] = $6
 		why[k, i] = $7
-		for (c = 8; c <= 15; c++)
+		for (c = 8; c <= 16; c++)
 			val[k, i, c] = $c
 	}
 	END {
@@ -595,8 +606,8 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 
 		print "### Requests per second, latency, system calls"
 		print ""
-		print "| connections | bytes | server | sched | req/s | p50 µs | p99 µs | server CPU % | req per server CPU-s | req per connection, min-max | syscalls/req | req/s, every run |"
-		print "|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+		print "| connections | bytes | server | sched | req/s | p50 µs | p99 µs | server CPU % | of it in the kernel % | req per server CPU-s | req per connection, min-max | syscalls/req | req/s, every run |"
+		print "|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 		for (a = 1; a <= nc; a++)
 			for (b = 1; b <= ns; b++)
 				for (j = 1; j <= nconf; j++) {
@@ -617,13 +628,15 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 					}
 					line = "| " grp(cl[a]) " | " sl[b] " | " nameof(p[1]) " | " p[2]
 					if (nok == 0) {
-						line = line " | failed (" (nrun[k] + 0) "/" (nrun[k] + 0) " runs: " reason ") | | | | |"
+						line = line " | failed (" (nrun[k] + 0) "/" (nrun[k] + 0) " runs: " reason ") | | | | | |"
 					} else {
 						r = rps(k)
 						cpu = mcol(k, 11)
 						e = eff(k)
+						kp = mcol(k, 16)
 						line = line " | " grp(r) (nok < nrun[k] ? " (" nrun[k] - nok "/" nrun[k] " runs failed)" : "") \
 						       " | " num(mcol(k, 9)) " | " num(mcol(k, 10)) " | " (cpu == "" ? "n/a" : sprintf("%.0f", cpu)) \
+						       " | " (kp == "" ? "n/a" : sprintf("%.0f", kp)) \
 						       " | " (e == "" ? "n/a" : grp(e)) " | " fair(k)
 					}
 					if (!(k in sysst))
@@ -652,14 +665,15 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 		print ""
 		print "### Targets"
 		print ""
-		print "| target | connections, bytes | measured (1 / 2 schedulers) | met |"
-		print "|---|---|---|---|"
+		print "| target | connections, bytes | measured (1 / 2 schedulers) | met | ceiling (1 / 2 schedulers) |"
+		print "|---|---|---|---|---|"
 		for (t = 1; t <= 4; t++)
 			for (a = 1; a <= nc; a++)
 				for (b = 1; b <= ns; b++) {
 					if (t == 4 && cl[a] != 10000)
 						continue
 					out = ""
+					ceil = ""
 					met = 1
 					na = 0
 					for (s = 1; s <= 2; s++) {
@@ -678,17 +692,21 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 						if (g == "" || o == "" || o + 0 == 0) {
 							na = 1
 							out = out (s > 1 ? " / " : "") "n/a"
+							ceil = ceil (s > 1 ? " / " : "") "n/a"
 							continue
 						}
 						bound = t == 1 ? 1.5 : t == 2 ? 3 : 0.9
 						met = met && g / o >= bound
 						out = out (s > 1 ? " / " : "") sprintf("%.2f", g / o)
+						ceil = ceil (s > 1 ? " / " : "") ceiling(kg, cl[a] SUBSEP sl[b] SUBSEP peer SUBSEP (peer == "uring" ? 1 : s))
 					}
 					name = t == 1 ? "throughput at least 1.5x Go'"'"'s" : t == 2 ? "throughput at least 3x BEAM'"'"'s" : \
 					       t == 3 ? "within 10% of the plain io_uring loop (ratio >= 0.90)" : \
 					       "under 0.2 system calls per request at 10,000 connections"
-					print "| " name " | " grp(cl[a]) ", " sl[b] " | " out (t == 4 ? " syscalls/req" : "") " | " (na ? "not measured" : met ? "yes" : "no") " |"
+					print "| " name " | " grp(cl[a]) ", " sl[b] " | " out (t == 4 ? " syscalls/req" : "") " | " (na ? "not measured" : met ? "yes" : "no") " | " ceil " |"
 				}
+		print ""
+		print "Ceiling: the most libgp could reach over that server, per server CPU-second, if everything libgp itself does in user space (scheduling, switching, its I/O layer) cost nothing: requests per CPU-second of libgp'"'"'s kernel time alone over the other server'"'"'s requests per CPU-second. The rest is the kernel'"'"'s TCP work, the same for every server: where the ceiling is under a target, no user-space change can meet it on loopback."
 	}' "$DATA"
 
 echo
