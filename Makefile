@@ -60,7 +60,8 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
+	     libsystemd-dev
 DEB_TEST  := libcriterion-dev
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
@@ -88,7 +89,7 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd 2>/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null; then \
@@ -98,7 +99,7 @@ $(DEPS_STAMP):
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
-SD_PKGS       = liburing libconfig libseccomp json-c
+SD_PKGS       = liburing libconfig libseccomp json-c libsystemd
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
@@ -162,7 +163,7 @@ libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
-	   supervisor/event.c supervisor/reload.c
+	   supervisor/event.c supervisor/reload.c supervisor/service.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd

@@ -178,6 +178,41 @@ static char *make_base(const char *mnt, const char *own, bool v2_kill, char *why
 	return base;
 }
 
+/*
+ * A cgroup v2 group spawnd has to itself (systemd's Delegate=yes: the
+ * service's group, where spawnd starts alone) is ours to divide. cgroup v2
+ * lets a group hand controllers down only while no process sits in it
+ * ("no internal processes"): spawnd moves itself into the leaf
+ * <group>/supervisor, then enables the controllers the group has for its
+ * subgroups, so that spawnd.PID and the workers' groups get them. In a
+ * group shared with others (a shell, a test) nothing moves.
+ */
+static void claim_own_group(const char *group)
+{
+	char path[4200], buf[256], leaf[4200];
+	long pid;
+	char *end;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", group);
+	if (sd_read_file(path, buf, sizeof(buf)) <= 0)
+		return;
+	pid = strtol(buf, &end, 10);
+	if (pid != (long)getpid() || strspn(end, "\n") != strlen(end))
+		return; /* not alone */
+	snprintf(leaf, sizeof(leaf), "%s/supervisor", group);
+	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) ||
+	    write_file(leaf, "cgroup.procs", "0") < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", group);
+	if (sd_read_file(path, buf, sizeof(buf)) <= 0)
+		return;
+	/* What fails (a controller another user's), stays off: limits say so. */
+	if (strstr(buf, "pids"))
+		(void)write_file(group, "cgroup.subtree_control", "+pids");
+	if (strstr(buf, "memory"))
+		(void)write_file(group, "cgroup.subtree_control", "+memory");
+}
+
 void sd_cgroups_init(struct sd_cgroups *cg)
 {
 	char *mnt, *own, path[4096], buf[256];
@@ -188,6 +223,9 @@ void sd_cgroups_init(struct sd_cgroups *cg)
 	if (!mnt || !own) {
 		snprintf(cg->why, sizeof(cg->why), "no cgroup v2: process groups contain workers");
 	} else {
+		snprintf(path, sizeof(path), "%s%s", mnt, own);
+		if (strcmp(own, "/") != 0)
+			claim_own_group(path);
 		snprintf(path, sizeof(path), "%s%s/cgroup.kill", mnt, strcmp(own, "/") ? own : "");
 		cg->v2_kill = access(path, F_OK) == 0 ||
 			      access("/sys/kernel/cgroup/features", F_OK) == 0;
