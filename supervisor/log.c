@@ -105,8 +105,8 @@ bool sd_log_is_journal(int fd)
 static void journal_entry(const struct sd_log_fields *f, const char *ident, const char *msg,
 			  size_t len)
 {
-	char message[4096 + 600], prio[16], child[600], pid[32], event[64], sig[32], id[600];
-	struct iovec iov[7];
+	char message[4096 + 600], prio[16], child[600], pid[32], event[64], sig[32], id[600], spid[32];
+	struct iovec iov[8];
 	int n = 0, m;
 
 	/* Each field is one iovec; a longer message is cut, as on stderr. */
@@ -115,8 +115,11 @@ static void journal_entry(const struct sd_log_fields *f, const char *ident, cons
 	snprintf(prio, sizeof(prio), "PRIORITY=%d", f->priority);
 	iov[n++] = (struct iovec){ prio, strlen(prio) };
 	if (ident) {
+		/* The child's line as its own: "api[1234]: ..." in journalctl. */
 		snprintf(id, sizeof(id), "SYSLOG_IDENTIFIER=%s", ident);
 		iov[n++] = (struct iovec){ id, strlen(id) };
+		snprintf(spid, sizeof(spid), "SYSLOG_PID=%d", (int)f->pid);
+		iov[n++] = (struct iovec){ spid, strlen(spid) };
 	}
 	if (f->child) {
 		snprintf(child, sizeof(child), "SPAWND_CHILD=%s", f->child);
