@@ -62,7 +62,9 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
 	     libsystemd-dev
-DEB_TEST  := libcriterion-dev
+# systemd: systemd-analyze for the units' check (PID 1 stays what it is);
+# systemd-container and debootstrap: the test under a real systemd.
+DEB_TEST  := libcriterion-dev groff-base systemd systemd-container debootstrap
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
@@ -292,8 +294,11 @@ ifeq ($(SAN)$(TSAN),)
 endif
 	$(Q)$(TEST_ENV) tests/readme_example.sh $(B) $(CC) $(CSTD) $(WARN) $(SANFLAGS) -Isched \
 		-fstack-clash-protection
+	$(Q)tests/man.sh man
 ifeq ($(SAN)$(TSAN),)
 	$(Q)tests/install.sh $(B) $(CC)
+	$(Q)tests/systemd/units.sh $(B)
+	$(Q)tests/systemd/run.sh $(B)
 endif
 
 # ---- fuzzing ---------------------------------------------------------------------
