@@ -21,6 +21,7 @@
 #     though one takes longer than TimeoutStopSec (EXTEND_TIMEOUT_USEC);
 #   - spawnd.socket: the first `spawnctl` starts spawnd, which serves the
 #     socket systemd passed.
+#   - the root supervisor giving up exits 1, and systemd starts the tree again.
 #
 # Run by `make check` as root. Skips (exit 0, with the reason) where it
 # cannot run: not root, no systemd-nspawn/debootstrap, no network for the
@@ -284,6 +285,23 @@ C systemctl stop spawnd.service 2>/dev/null || true # (warns: the socket can sta
 check "after spawnd stops, the socket stays (systemd's to remove)" C test -S /run/spawnd/control
 check "... and spawnctl starts it again" quiet C spawnctl status
 C systemctl stop spawnd.service spawnd.socket || true
+
+# the root supervisor gives up: spawnd exits 1 and systemd starts the tree again
+cat >"$ROOTFS/etc/spawnd/spawnd.conf" <<'EOF'
+name = "main";
+intensity = 1;
+period = 60;
+children = ( { name = "crash"; exec = [ "/bin/sh", "-c", "sleep 0.3; exit 3" ]; } );
+EOF
+STARTS=$(journal -u spawnd.service -o cat | grep -c '^starting main' || true)
+C systemctl start spawnd.service || true
+check "root gives up: spawnd exits 1" \
+	waitfor 10 has 'Main process exited, code=exited, status=1/FAILURE' journal -u spawnd.service -o cat
+check "... and systemd starts the tree again (Restart=on-failure)" \
+	waitfor 10 bash -c '[ "$(C journalctl -b -u spawnd.service -o cat | grep -c "^starting main")" -ge $(('"$STARTS"' + 2)) ]'
+C systemctl stop spawnd.service || true
+C systemctl reset-failed spawnd.service 2>/dev/null || true
+write_conf
 
 echo "systemd test: checks $(elapsed "$T")s, all $(elapsed "$T_ALL")s"
 echo "systemd test: $PASS passed, $FAIL failed"
