@@ -256,7 +256,7 @@ void sd_debug(struct sd_log *log, const char *fmt, ...)
 	if (!log->verbose)
 		return;
 	va_start(ap, fmt);
-	vlog(log, NULL, fmt, ap);
+	vlog(log, &(struct sd_log_fields){ .priority = LOG_DEBUG }, fmt, ap);
 	va_end(ap);
 }
 

@@ -65,7 +65,7 @@ __attribute__((format(printf, 2, 3))) void sd_log(struct sd_log *log, const char
 __attribute__((format(printf, 3, 4))) void sd_log_about(struct sd_log *log,
 							 const struct sd_log_fields *f,
 							 const char *fmt, ...);
-/* Only with -v. */
+/* Only with -v (LOG_DEBUG in the journal). */
 __attribute__((format(printf, 2, 3))) void sd_debug(struct sd_log *log, const char *fmt, ...);
 /* "<name>[<pid>]: <line>\n"; in the journal: SYSLOG_IDENTIFIER=<name>,
  * SPAWND_CHILD=<path>, SPAWND_PID=<pid>, LOG_INFO (stdout) or LOG_NOTICE
