@@ -62,9 +62,10 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
 	     libsystemd-dev
-# systemd: systemd-analyze for the units' check (PID 1 stays what it is);
+# bash-completion: where completions go, and their test; systemd:
+# systemd-analyze for the units' check (PID 1 stays what it is);
 # systemd-container and debootstrap: the test under a real systemd.
-DEB_TEST  := libcriterion-dev groff-base systemd systemd-container debootstrap
+DEB_TEST  := libcriterion-dev groff-base bash-completion systemd systemd-container debootstrap
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 

@@ -40,6 +40,23 @@ for c in "$dest$comp"/*; do
 		fail "$c defines no completion for ${c##*/}"
 done
 
+# The completions complete (with bash-completion's helpers, where installed).
+if [ -r /usr/share/bash-completion/bash_completion ]; then
+	complete_with() { # complete_with FILE WORD... : what bash offers for the last word
+		bash -c '. /usr/share/bash-completion/bash_completion; . "$1"; shift
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"
+			COMP_POINT=${#COMP_LINE}; "_$1"; echo "${COMPREPLY[*]}"' _ "$@"
+	}
+	[ "$(complete_with "$dest$comp/spawnctl" spawnctl rel)" = reload ] || fail "spawnctl rel<TAB>"
+	[ "$(complete_with "$dest$comp/spawnctl" spawnctl logs -)" = "-n --lines -f --follow" ] ||
+		fail "spawnctl logs -<TAB>"
+	[ "$(complete_with "$dest$comp/spawnd" spawnd exec --sandbox st)" = strict ] ||
+		fail "spawnd exec --sandbox st<TAB>"
+	if [ -f "$dest$comp/ptop" ]; then
+		[ "$(complete_with "$dest$comp/ptop" ptop --js)" = --json ] || fail "ptop --js<TAB>"
+	fi
+fi
+
 # libgp, as a program of the user's would use it.
 pc="$dest/usr/local/lib/pkgconfig"
 flags=$(PKG_CONFIG_PATH="$pc" PKG_CONFIG_SYSROOT_DIR="$dest" pkg-config --cflags --libs gp)
