@@ -95,7 +95,9 @@ $(DEPS_STAMP):
 	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd 2>/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
-	    ! command -v supervisord >/dev/null; then \
+	    ! command -v supervisord >/dev/null || ! command -v groff >/dev/null || \
+	    ! command -v systemd-analyze >/dev/null || ! command -v systemd-nspawn >/dev/null || \
+	    ! command -v debootstrap >/dev/null; then \
 		$(MAKE) --no-print-directory deps; fi
 	$(Q)mkdir -p $(@D) && touch $@
 
