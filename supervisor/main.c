@@ -165,8 +165,8 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 		}
 		sd_log(&d->log, "control socket %s (from systemd)",
 		       d->ctl.path[0] ? d->ctl.path : "(unnamed)");
-		if (!d->ctl.path[0])
-			return 0;
+		if (!strchr(d->ctl.path, '/'))
+			return 0; /* unnamed: no folder beside it for libgp's */
 		path = d->ctl.path;
 		goto gp_dir;
 	}
