@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -185,14 +186,37 @@ static char *make_base(const char *mnt, const char *own, bool v2_kill, char *why
  * ("no internal processes"): spawnd moves itself into the leaf
  * <group>/supervisor, then enables the controllers the group has for its
  * subgroups, so that spawnd.PID and the workers' groups get them. In a
- * group shared with others (a shell, a test) nothing moves.
+ * group shared with others (a shell, a test) nothing moves, nor in a
+ * systemd unit's group that was not delegated (systemd marks a unit's
+ * group with the xattr invocation_id, and a delegated one with
+ * delegate=1 too, since systemd 251): that structure is systemd's.
  */
+static bool xattr_is(const char *path, const char *name, const char *want)
+{
+	char user[64], val[64];
+	ssize_t n;
+
+	/* trusted.* needs CAP_SYS_ADMIN; systemd sets user.* too (252). */
+	snprintf(user, sizeof(user), "user.%s", name);
+	n = getxattr(path, user, val, sizeof(val) - 1);
+	if (n < 0) {
+		snprintf(user, sizeof(user), "trusted.%s", name);
+		n = getxattr(path, user, val, sizeof(val) - 1);
+	}
+	if (n < 0)
+		return false;
+	val[n] = '\0';
+	return !want || strcmp(val, want) == 0;
+}
+
 static void claim_own_group(const char *group)
 {
 	char path[4200], buf[256], leaf[4200];
 	long pid;
 	char *end;
 
+	if (xattr_is(group, "invocation_id", NULL) && !xattr_is(group, "delegate", "1"))
+		return; /* a systemd unit without Delegate=yes */
 	snprintf(path, sizeof(path), "%s/cgroup.procs", group);
 	if (sd_read_file(path, buf, sizeof(buf)) <= 0)
 		return;

@@ -8,7 +8,8 @@
 #
 #   - `systemctl start` returns only once the whole tree is ready (READY=1
 #     after the slowest ready = notify child), STATUS= says how many run;
-#   - Delegate=yes: spawnd in <service>/supervisor, workers below it;
+#   - Delegate=yes: spawnd in <service>/supervisor, workers below it (and
+#     without Delegate=yes, spawnd stays where systemd put it);
 #   - the watchdog's pings keep it alive (WatchdogSec=2s for the test);
 #   - `systemctl reload` applies a change without touching the rest, and
 #     fails on a bad configuration, leaving the tree as it was;
@@ -302,6 +303,18 @@ check "... and systemd starts the tree again (Restart=on-failure)" \
 C systemctl stop spawnd.service || true
 C systemctl reset-failed spawnd.service 2>/dev/null || true
 write_conf
+
+# without Delegate=yes the unit's group is systemd's: spawnd does not move
+printf '[Service]\nDelegate=no\n' >"$ROOTFS/etc/systemd/system/spawnd.service.d/nodelegate.conf"
+C systemctl daemon-reload
+C systemctl start spawnd.service || true
+M=$(main_pid || echo 0)
+check "Delegate=no: spawnd stays in spawnd.service (not moved to supervisor/)" \
+	hasx '0::/system.slice/spawnd.service' C cat /proc/"$M"/cgroup
+check "Delegate=no: the tree still runs" all_ready "$READY4"
+C systemctl stop spawnd.service || true
+rm -f "$ROOTFS/etc/systemd/system/spawnd.service.d/nodelegate.conf"
+C systemctl daemon-reload
 
 echo "systemd test: checks $(elapsed "$T")s, all $(elapsed "$T_ALL")s"
 echo "systemd test: $PASS passed, $FAIL failed"
