@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION /* CODE_FILE=log.c on every line would say nothing */
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -115,7 +116,7 @@ static void journal_entry(const struct sd_log_fields *f, const char *ident, cons
 	snprintf(prio, sizeof(prio), "PRIORITY=%d", f->priority);
 	iov[n++] = (struct iovec){ prio, strlen(prio) };
 	if (ident) {
-		/* The child's line as its own: "api[1234]: ..." in journalctl. */
+		/* The child's line as its own. */
 		snprintf(id, sizeof(id), "SYSLOG_IDENTIFIER=%s", ident);
 		iov[n++] = (struct iovec){ id, strlen(id) };
 		snprintf(spid, sizeof(spid), "SYSLOG_PID=%d", (int)f->pid);
@@ -267,8 +268,9 @@ void sd_log_output(struct sd_log *log, const char *path, pid_t pid, bool is_err,
 	int n;
 
 	if (log->journal) {
-		/* Shown as "<its name>[<its pid>]: line" by journalctl; its unit
-		 * stays spawnd's (journald takes it from the sender's cgroup). */
+		/* Its name as the line's identifier ("api[spawnd's pid]: line"
+		 * in journalctl, which shows the sender's _PID), its pid in
+		 * SYSLOG_PID; the unit stays spawnd's (from the sender's cgroup). */
 		struct sd_log_fields f = { .priority = is_err ? LOG_NOTICE : LOG_INFO,
 					   .child = path, .pid = pid };
 		const char *base = strrchr(path, '/');

@@ -69,7 +69,7 @@ __attribute__((format(printf, 3, 4))) void sd_log_about(struct sd_log *log,
 __attribute__((format(printf, 2, 3))) void sd_debug(struct sd_log *log, const char *fmt, ...);
 /* "<name>[<pid>]: <line>\n"; in the journal: SYSLOG_IDENTIFIER=<name>,
  * SPAWND_CHILD=<path>, SPAWND_PID=<pid>, LOG_INFO (stdout) or LOG_NOTICE
- * (stderr). */
+ * (stderr); SYSLOG_PID=<pid>. */
 void sd_log_output(struct sd_log *log, const char *path, pid_t pid, bool is_err, const char *line,
 		   size_t len);
 

@@ -210,6 +210,8 @@ check "Delegate=yes: a worker in spawnd.service/spawnd.$M/w*" \
 	hasx "0::/system.slice/spawnd.service/spawnd.$M/w[0-9]*" C cat /proc/"$(pid_of b)"/cgroup
 check "spawnd's log is in the journal with fields (SPAWND_CHILD=web/api: 'api up')" \
 	waitfor 3 has 'api up' journal SPAWND_CHILD=web/api -o cat
+check "a child's output is in the journal as its own: SYSLOG_IDENTIFIER=api SYSLOG_PID=$(pid_of web/api)" \
+	has "api up" journal SYSLOG_IDENTIFIER=api SYSLOG_PID="$(pid_of web/api)" SPAWND_PID="$(pid_of web/api)" -o cat
 
 # reload: a change applied, the rest untouched; a bad file refused
 PIDS_BEFORE="$(pid_of a) $(pid_of web/api) $(pid_of b) $(pid_of slow)"
