@@ -60,8 +60,12 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
-DEB_TEST  := libcriterion-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
+	     libsystemd-dev
+# bash-completion: where completions go, and their test; systemd:
+# systemd-analyze for the units' check (PID 1 stays what it is);
+# systemd-container and debootstrap: the test under a real systemd.
+DEB_TEST  := libcriterion-dev groff-base bash-completion systemd systemd-container debootstrap
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
@@ -88,17 +92,19 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd 2>/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
-	    ! command -v supervisord >/dev/null; then \
+	    ! command -v supervisord >/dev/null || ! command -v groff >/dev/null || \
+	    ! command -v systemd-analyze >/dev/null || ! command -v systemd-nspawn >/dev/null || \
+	    ! command -v debootstrap >/dev/null; then \
 		$(MAKE) --no-print-directory deps; fi
 	$(Q)mkdir -p $(@D) && touch $@
 
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
-SD_PKGS       = liburing libconfig libseccomp json-c
+SD_PKGS       = liburing libconfig libseccomp json-c libsystemd
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
@@ -162,7 +168,7 @@ libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
-	   supervisor/event.c supervisor/reload.c
+	   supervisor/event.c supervisor/reload.c supervisor/service.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd
@@ -296,8 +302,11 @@ ifeq ($(SAN)$(TSAN),)
 endif
 	$(Q)$(TEST_ENV) tests/readme_example.sh $(B) $(CC) $(CSTD) $(WARN) $(SANFLAGS) -Isched \
 		-fstack-clash-protection
+	$(Q)tests/man.sh man
 ifeq ($(SAN)$(TSAN),)
 	$(Q)tests/install.sh $(B) $(CC)
+	$(Q)tests/systemd/units.sh $(B)
+	$(Q)tests/systemd/run.sh $(B)
 endif
 
 # ---- fuzzing ---------------------------------------------------------------------
@@ -412,38 +421,73 @@ bench: $(BENCH_BINS) $(ECHO_BINS) $(SPAWND)
 
 # ---- install -----------------------------------------------------------------
 
-MAN3 := $(wildcard man/*.3)
-MAN5 := $(wildcard man/*.5)
-MAN7 := $(wildcard man/*.7)
-MAN8 := $(wildcard man/*.8)
-MAN1 := $(wildcard man/*.1)
+# Where things go. PREFIX and DESTDIR as usual; each folder can be set on
+# its own (make install PREFIX=/usr sysconfdir=/etc DESTDIR=pkg).
+sysconfdir ?= /etc
+datadir    ?= $(PREFIX)/share
+# systemd and bash-completion say where their files go (on Debian
+# /lib/systemd/system and /usr/share/bash-completion/completions, whatever
+# PREFIX: the folders they read); without their .pc files, folders under
+# PREFIX that they read too.
+systemdunitdir ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),\
+			$(PREFIX)/lib/systemd/system)
+bashcompdir ?= $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),\
+			$(datadir)/bash-completion/completions)
+# What install put where (paths without DESTDIR), for uninstall.
+MANIFEST := $(datadir)/spawnd/install-manifest
+
+# Programs installed in bindir. ptop joins them when its build rule is in
+# (tools/ptop.c): add $(PTOP) here, and its completion and man page follow.
+PTOP         := $(B)/ptop
+BIN_PROGRAMS := $(SPAWNCTL)
+
+MAN_PAGES := $(wildcard man/*.[1-8])
+COMPLETIONS := spawnd $(notdir $(BIN_PROGRAMS))
+
+# Files whose text names the install folders, made for this install.
+INST := $(B)/install
+$(INST)/%: systemd/%.in FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@bindir@|$(bindir)|g' \
+		-e 's|@sysconfdir@|$(sysconfdir)|g' $< >$@.tmp && mv $@.tmp $@
+$(INST)/gp.pc: sched/gp.pc.in FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@prefix@|$(PREFIX)|' \
+		-e 's|@libdir@|$(patsubst $(PREFIX)%,$${prefix}%,$(libdir))|' \
+		-e 's|@includedir@|$(patsubst $(PREFIX)%,$${prefix}%,$(includedir))|' \
+		-e 's|@version@|$(VERSION)|' $< >$@.tmp && mv $@.tmp $@
+.PHONY: FORCE
+FORCE:
+UNITS := $(INST)/spawnd.service $(INST)/spawnd.socket
+
+# One line per thing installed, for mk/install.sh.
+define nl
+
+
+endef
+define install_list
+file 755 $(SPAWND) $(sbindir)/spawnd
+$(foreach p,$(BIN_PROGRAMS),file 755 $(p) $(bindir)/$(notdir $(p))$(nl))
+file 644 sched/gp.h $(includedir)/gp.h
+file 644 $(LIBGP_A) $(libdir)/libgp.a
+file 755 $(LIBGP_SO) $(libdir)/libgp.so.$(VERSION)
+link libgp.so.$(VERSION) $(libdir)/libgp.so.$(SOVERSION)
+link libgp.so.$(SOVERSION) $(libdir)/libgp.so
+file 644 $(INST)/gp.pc $(pkgconfigdir)/gp.pc
+$(foreach m,$(MAN_PAGES),file 644 $(m) $(mandir)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))$(nl))
+$(foreach u,$(UNITS),file 644 $(u) $(systemdunitdir)/$(notdir $(u))$(nl))
+$(foreach c,$(COMPLETIONS),file 644 tools/completion/$(c) $(bashcompdir)/$(c)$(nl))
+conf 644 examples/spawnd.conf $(sysconfdir)/spawnd/spawnd.conf
+endef
 
 .PHONY: install uninstall
-install: libgp $(SPAWND) $(SPAWNCTL)
-	$(INSTALL) -D -m 644 sched/gp.h $(DESTDIR)$(includedir)/gp.h
-	$(INSTALL) -D -m 644 $(LIBGP_A) $(DESTDIR)$(libdir)/libgp.a
-	$(INSTALL) -D -m 755 $(LIBGP_SO) $(DESTDIR)$(libdir)/libgp.so.$(VERSION)
-	ln -sf libgp.so.$(VERSION) $(DESTDIR)$(libdir)/libgp.so.$(SOVERSION)
-	ln -sf libgp.so.$(SOVERSION) $(DESTDIR)$(libdir)/libgp.so
-	$(INSTALL) -D -m 644 $(GP_PC) $(DESTDIR)$(pkgconfigdir)/gp.pc
-	$(foreach m,$(MAN3),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man3/$(notdir $(m));)
-	$(foreach m,$(MAN7),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man7/$(notdir $(m));)
-	$(foreach m,$(MAN5),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man5/$(notdir $(m));)
-	$(foreach m,$(MAN8),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man8/$(notdir $(m));)
-	$(foreach m,$(MAN1),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man1/$(notdir $(m));)
-	$(INSTALL) -D -m 755 $(SPAWND) $(DESTDIR)$(sbindir)/spawnd
-	$(INSTALL) -D -m 755 $(SPAWNCTL) $(DESTDIR)$(bindir)/spawnctl
+install: libgp $(SPAWND) $(BIN_PROGRAMS) $(INST)/gp.pc $(UNITS)
+	$(file >$(INST)/list,$(install_list))
+	$(Q)DESTDIR="$(DESTDIR)" mk/install.sh $(MANIFEST) <$(INST)/list
+	$(Q)echo "installed $$(wc -l <"$(DESTDIR)$(MANIFEST)") files and links (listed in $(DESTDIR)$(MANIFEST))"
 
 uninstall:
-	rm -f $(DESTDIR)$(includedir)/gp.h $(DESTDIR)$(libdir)/libgp.a \
-	      $(DESTDIR)$(libdir)/libgp.so.$(VERSION) $(DESTDIR)$(libdir)/libgp.so.$(SOVERSION) \
-	      $(DESTDIR)$(libdir)/libgp.so $(DESTDIR)$(pkgconfigdir)/gp.pc
-	rm -f $(foreach m,$(MAN3),$(DESTDIR)$(mandir)/man3/$(notdir $(m))) \
-	      $(foreach m,$(MAN5),$(DESTDIR)$(mandir)/man5/$(notdir $(m))) \
-	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m))) \
-	      $(foreach m,$(MAN8),$(DESTDIR)$(mandir)/man8/$(notdir $(m))) \
-	      $(foreach m,$(MAN1),$(DESTDIR)$(mandir)/man1/$(notdir $(m))) \
-	      $(DESTDIR)$(sbindir)/spawnd $(DESTDIR)$(bindir)/spawnctl
+	$(Q)DESTDIR="$(DESTDIR)" mk/install.sh --uninstall $(MANIFEST)
 
 # ---- everything ----------------------------------------------------------------
 
@@ -457,4 +501,5 @@ clean:
 .SECONDARY:
 .DELETE_ON_ERROR:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (Not in build/systemd: the container's root file system has its own *.d.)
+-include $(shell find build -path build/systemd -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -178,6 +179,64 @@ static char *make_base(const char *mnt, const char *own, bool v2_kill, char *why
 	return base;
 }
 
+/*
+ * A cgroup v2 group spawnd has to itself (systemd's Delegate=yes: the
+ * service's group, where spawnd starts alone) is ours to divide. cgroup v2
+ * lets a group hand controllers down only while no process sits in it
+ * ("no internal processes"): spawnd moves itself into the leaf
+ * <group>/supervisor, then enables the controllers the group has for its
+ * subgroups, so that spawnd.PID and the workers' groups get them. In a
+ * group shared with others (a shell, a test) nothing moves, nor in a
+ * systemd unit's group that was not delegated (systemd marks a unit's
+ * group with the xattr invocation_id, and a delegated one with
+ * delegate=1 too, since systemd 251): that structure is systemd's.
+ */
+static bool xattr_is(const char *path, const char *name, const char *want)
+{
+	char user[64], val[64];
+	ssize_t n;
+
+	/* trusted.* needs CAP_SYS_ADMIN; systemd sets user.* too (252). */
+	snprintf(user, sizeof(user), "user.%s", name);
+	n = getxattr(path, user, val, sizeof(val) - 1);
+	if (n < 0) {
+		snprintf(user, sizeof(user), "trusted.%s", name);
+		n = getxattr(path, user, val, sizeof(val) - 1);
+	}
+	if (n < 0)
+		return false;
+	val[n] = '\0';
+	return !want || strcmp(val, want) == 0;
+}
+
+static void claim_own_group(const char *group)
+{
+	char path[4200], buf[256], leaf[4200];
+	long pid;
+	char *end;
+
+	if (xattr_is(group, "invocation_id", NULL) && !xattr_is(group, "delegate", "1"))
+		return; /* a systemd unit without Delegate=yes */
+	snprintf(path, sizeof(path), "%s/cgroup.procs", group);
+	if (sd_read_file(path, buf, sizeof(buf)) <= 0)
+		return;
+	pid = strtol(buf, &end, 10);
+	if (pid != (long)getpid() || strspn(end, "\n") != strlen(end))
+		return; /* not alone */
+	snprintf(leaf, sizeof(leaf), "%s/supervisor", group);
+	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) ||
+	    write_file(leaf, "cgroup.procs", "0") < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", group);
+	if (sd_read_file(path, buf, sizeof(buf)) <= 0)
+		return;
+	/* What fails (a controller another user's), stays off: limits say so. */
+	if (strstr(buf, "pids"))
+		(void)write_file(group, "cgroup.subtree_control", "+pids");
+	if (strstr(buf, "memory"))
+		(void)write_file(group, "cgroup.subtree_control", "+memory");
+}
+
 void sd_cgroups_init(struct sd_cgroups *cg)
 {
 	char *mnt, *own, path[4096], buf[256];
@@ -188,6 +247,9 @@ void sd_cgroups_init(struct sd_cgroups *cg)
 	if (!mnt || !own) {
 		snprintf(cg->why, sizeof(cg->why), "no cgroup v2: process groups contain workers");
 	} else {
+		snprintf(path, sizeof(path), "%s%s", mnt, own);
+		if (strcmp(own, "/") != 0)
+			claim_own_group(path);
 		snprintf(path, sizeof(path), "%s%s/cgroup.kill", mnt, strcmp(own, "/") ? own : "");
 		cg->v2_kill = access(path, F_OK) == 0 ||
 			      access("/sys/kernel/cgroup/features", F_OK) == 0;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "spawnd.h"
@@ -387,9 +388,18 @@ static void lifecycle(struct sd_client *c, struct sd_request *req)
 			sd_client_send_json(c, sd_response_error(req, SD_ERR_FAILED, msg));
 			goto done;
 		}
-		sd_log(&d->log, "%s: %s by uid %u (pid %d)", sd_unit_path(units[i]),
-		       req->cmd == SD_CMD_STOP ? "stopped" : req->cmd == SD_CMD_START ? "started" : "restarted",
-		       (unsigned)c->uid, (int)c->pid);
+		{
+			const char *what = req->cmd == SD_CMD_STOP    ? "stopped"
+					   : req->cmd == SD_CMD_START ? "started"
+								      : "restarted";
+			char event[32];
+
+			snprintf(event, sizeof(event), "operator_%s", what); /* operator_stopped */
+			sd_log_about(&d->log,
+				     &(struct sd_log_fields){ LOG_NOTICE, sd_unit_path(units[i]), 0, event, 0 },
+				     "%s: %s by uid %u (pid %d)", sd_unit_path(units[i]), what,
+				     (unsigned)c->uid, (int)c->pid);
+		}
 	}
 	w->req = *req;
 	*req = (struct sd_request){ 0 };
@@ -435,8 +445,11 @@ static void signal_cmd(struct sd_client *c, struct sd_request *req)
 		json_object_object_add(o, "name", json_object_new_string(sd_unit_path(u)));
 		json_object_object_add(o, "pids", pids);
 		json_object_array_add(results, o);
-		sd_log(&d->log, "%s: %s sent by uid %u (pid %d)", sd_unit_path(u),
-		       sd_signal_str(req->signal, sig), (unsigned)c->uid, (int)c->pid);
+		sd_log_about(&d->log,
+			     &(struct sd_log_fields){ LOG_NOTICE, sd_unit_path(u), 0, "signal_sent",
+						      req->signal },
+			     "%s: %s sent by uid %u (pid %d)", sd_unit_path(u),
+			     sd_signal_str(req->signal, sig), (unsigned)c->uid, (int)c->pid);
 	}
 	resp = sd_response_ok(req);
 	json_object_object_add(resp, "results", results);

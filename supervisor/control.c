@@ -541,11 +541,53 @@ static bool live_socket(const char *path)
 	return live;
 }
 
+static void start_accepting(struct sd_control *ctl)
+{
+	struct io_uring_sqe *sqe;
+
+	ctl->accept_op.fn = accepted;
+	sqe = sd_loop_sqe(&ctl->d->loop, &ctl->accept_op);
+	io_uring_prep_multishot_accept(sqe, ctl->fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int sd_control_adopt(struct sd_control *ctl, struct sd_daemon *d, int fd, const gid_t *group,
+		     char *err, size_t errlen)
+{
+	struct sockaddr_un a = { 0 };
+	socklen_t len = sizeof(a);
+
+	*ctl = (struct sd_control){ .d = d, .fd = fd, .adopted = true };
+	if (group) {
+		ctl->group = *group;
+		ctl->has_group = true;
+	}
+	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "getsockname: %s", strerror(-r));
+		close(fd);
+		ctl->fd = -1;
+		return r;
+	}
+	/* A path, or "" for an abstract or unnamed socket. */
+	if (len > offsetof(struct sockaddr_un, sun_path) && a.sun_path[0])
+		ctl->path = strndup(a.sun_path, sizeof(a.sun_path));
+	else
+		ctl->path = strdup("");
+	if (!ctl->path) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		ctl->fd = -1;
+		return -ENOMEM;
+	}
+	start_accepting(ctl);
+	return 0;
+}
+
 int sd_control_open(struct sd_control *ctl, struct sd_daemon *d, const char *path,
 		    const gid_t *group, char *err, size_t errlen)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct io_uring_sqe *sqe;
 	struct stat st;
 	char *dir = NULL, *slash;
 	mode_t old;
@@ -643,9 +685,7 @@ int sd_control_open(struct sd_control *ctl, struct sd_daemon *d, const char *pat
 		goto fail;
 	}
 	free(dir);
-	ctl->accept_op.fn = accepted;
-	sqe = sd_loop_sqe(&d->loop, &ctl->accept_op);
-	io_uring_prep_multishot_accept(sqe, ctl->fd, NULL, NULL, SOCK_CLOEXEC);
+	start_accepting(ctl);
 	return 0;
 
 fail:
@@ -672,7 +712,8 @@ void sd_control_close(struct sd_control *ctl)
 		close(ctl->fd);
 	ctl->fd = -1;
 	/* Remove the socket, unless another spawnd has replaced it since. */
-	if (ctl->path && stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+	if (ctl->path && !ctl->adopted && stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev &&
+	    st.st_ino == ctl->ino)
 		unlink(ctl->path);
 	free(ctl->path);
 	ctl->path = NULL;

@@ -70,6 +70,7 @@ struct sd_control {
 	int fd;
 	dev_t dev;            /* the socket file we made, to remove only it */
 	ino_t ino;
+	bool adopted;         /* systemd's (socket activation): its to remove, not ours */
 	gid_t group;          /* control_group */
 	bool has_group;
 	struct sd_op accept_op;
@@ -93,6 +94,10 @@ int sd_control_default_path(char *buf, size_t size);
  */
 int sd_control_open(struct sd_control *ctl, struct sd_daemon *d, const char *path,
 		    const gid_t *group, char *err, size_t errlen);
+/* Serve on a listening socket systemd passed (spawnd.socket): fd is taken,
+ * and its file is left to systemd. */
+int sd_control_adopt(struct sd_control *ctl, struct sd_daemon *d, int fd, const gid_t *group,
+		     char *err, size_t errlen);
 /* At exit, before sd_control_close: answer the waits; is output still
  * queued or in flight (step the loop while it is, for a bounded time)? */
 bool sd_control_flushing(struct sd_control *ctl);

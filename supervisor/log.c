@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION /* CODE_FILE=log.c on every line would say nothing */
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -83,6 +87,58 @@ void sd_log_init(struct sd_log *log, int fd)
 	 * write those directly. Pipes, sockets and terminals go through the
 	 * loop, so that a stalled reader never blocks spawnd. */
 	log->direct = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	log->journal = sd_log_is_journal(fd);
+}
+
+bool sd_log_is_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/* systemd sets it for the service's stdout/stderr; a stderr redirected
+	 * since (spawnd started by a shell of the service) no longer matches. */
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(fd, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* One journal entry: MESSAGE (len bytes, no newline) and the fields. */
+static void journal_entry(const struct sd_log_fields *f, const char *ident, const char *msg,
+			  size_t len)
+{
+	char message[4096 + 600], prio[16], child[600], pid[32], event[64], sig[32], id[600], spid[32];
+	struct iovec iov[8];
+	int n = 0, m;
+
+	/* Each field is one iovec; a longer message is cut, as on stderr. */
+	m = snprintf(message, sizeof(message), "MESSAGE=%.*s", (int)len, msg);
+	iov[n++] = (struct iovec){ message, (size_t)m < sizeof(message) ? (size_t)m : sizeof(message) - 1 };
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", f->priority);
+	iov[n++] = (struct iovec){ prio, strlen(prio) };
+	if (ident) {
+		/* The child's line as its own. */
+		snprintf(id, sizeof(id), "SYSLOG_IDENTIFIER=%s", ident);
+		iov[n++] = (struct iovec){ id, strlen(id) };
+		snprintf(spid, sizeof(spid), "SYSLOG_PID=%d", (int)f->pid);
+		iov[n++] = (struct iovec){ spid, strlen(spid) };
+	}
+	if (f->child) {
+		snprintf(child, sizeof(child), "SPAWND_CHILD=%s", f->child);
+		iov[n++] = (struct iovec){ child, strlen(child) };
+	}
+	if (f->pid > 0) {
+		snprintf(pid, sizeof(pid), "SPAWND_PID=%d", (int)f->pid);
+		iov[n++] = (struct iovec){ pid, strlen(pid) };
+	}
+	if (f->event) {
+		snprintf(event, sizeof(event), "SPAWND_EVENT=%s", f->event);
+		iov[n++] = (struct iovec){ event, strlen(event) };
+	}
+	if (f->signal > 0) {
+		snprintf(sig, sizeof(sig), "SPAWND_SIGNAL=%d", f->signal);
+		iov[n++] = (struct iovec){ sig, strlen(sig) };
+	}
+	(void)sd_journal_sendv(iov, n); /* journald gone: nowhere else to say it */
 }
 
 void sd_log_attach(struct sd_log *log, struct sd_loop *loop)
@@ -142,14 +198,36 @@ static void emit(struct sd_log *log, const char *line, size_t len)
 	submit(log);
 }
 
-static void vlog(struct sd_log *log, const char *fmt, va_list ap)
+/* The priority a line of spawnd's own says it has. */
+static int priority_of(const char *msg)
 {
+	if (strncmp(msg, "fatal:", 6) == 0)
+		return LOG_CRIT;
+	if (strncmp(msg, "warning:", 8) == 0 || strncmp(msg, "degraded:", 9) == 0 ||
+	    strstr(msg, ": warning:"))
+		return LOG_WARNING;
+	return LOG_INFO;
+}
+
+static void vlog(struct sd_log *log, const struct sd_log_fields *f, const char *fmt, va_list ap)
+{
+	static const char prefix[] = "spawnd: ";
 	char line[2048];
-	int n = snprintf(line, sizeof(line), "spawnd: ");
+	int n = snprintf(line, sizeof(line), "%s", prefix);
 
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	if (log->journal) {
+		/* journald adds "spawnd[pid]: " itself. */
+		struct sd_log_fields jf = f ? *f : (struct sd_log_fields){ 0 };
+		const char *msg = line + sizeof(prefix) - 1;
+
+		if (!jf.priority)
+			jf.priority = priority_of(msg);
+		journal_entry(&jf, NULL, msg, (size_t)n - (sizeof(prefix) - 1));
+		return;
+	}
 	line[n++] = '\n';
 	emit(log, line, (size_t)n);
 }
@@ -159,7 +237,16 @@ void sd_log(struct sd_log *log, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(log, fmt, ap);
+	vlog(log, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void sd_log_about(struct sd_log *log, const struct sd_log_fields *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(log, f, fmt, ap);
 	va_end(ap);
 }
 
@@ -170,14 +257,28 @@ void sd_debug(struct sd_log *log, const char *fmt, ...)
 	if (!log->verbose)
 		return;
 	va_start(ap, fmt);
-	vlog(log, fmt, ap);
+	vlog(log, &(struct sd_log_fields){ .priority = LOG_DEBUG }, fmt, ap);
 	va_end(ap);
 }
 
-void sd_log_output(struct sd_log *log, const char *name, pid_t pid, const char *line, size_t len)
+void sd_log_output(struct sd_log *log, const char *path, pid_t pid, bool is_err, const char *line,
+		   size_t len)
 {
 	char buf[4096 + 512];
-	int n = snprintf(buf, sizeof(buf), "%s[%d]: ", name, (int)pid);
+	int n;
+
+	if (log->journal) {
+		/* Its name as the line's identifier ("api[spawnd's pid]: line"
+		 * in journalctl, which shows the sender's _PID), its pid in
+		 * SYSLOG_PID; the unit stays spawnd's (from the sender's cgroup). */
+		struct sd_log_fields f = { .priority = is_err ? LOG_NOTICE : LOG_INFO,
+					   .child = path, .pid = pid };
+		const char *base = strrchr(path, '/');
+
+		journal_entry(&f, base ? base + 1 : path, line, len);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%s[%d]: ", path, (int)pid);
 
 	if (len > sizeof(buf) - (size_t)n - 1)
 		len = sizeof(buf) - (size_t)n - 1;

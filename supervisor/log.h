@@ -7,6 +7,13 @@
  *
  * Each worker also keeps its recent output in a bounded ring (for
  * `spawnctl logs`).
+ *
+ * Under journald (stderr is the stream $JOURNAL_STREAM names), each line
+ * goes to the journal instead, as one entry with a priority and structured
+ * fields (SPAWND_CHILD, SPAWND_PID, SPAWND_EVENT, SPAWND_SIGNAL), so that
+ * `journalctl SPAWND_CHILD=web/api` shows one child. sd_journal_send is a
+ * datagram on journald's socket: it waits only if journald stops reading
+ * with its socket buffer (8 MiB) full, as every service's logging does.
  */
 #ifndef SD_LOG_H
 #define SD_LOG_H
@@ -32,18 +39,39 @@ struct sd_log {
 	uint64_t dropped;     /* lines dropped since the last report */
 	bool verbose;
 	bool direct;          /* fd is a regular file: written at once (see sd_log_init) */
+	bool journal;         /* fd is journald's stream: entries go to the journal */
+};
+
+/* What a line is about, for the journal's fields (the text is the same
+ * either way). Zero/NULL fields are left out. */
+struct sd_log_fields {
+	int priority;         /* LOG_ERR...LOG_DEBUG; 0: from the text (see sd_log) */
+	const char *child;    /* SPAWND_CHILD: the unit's path, "web/api" */
+	pid_t pid;            /* SPAWND_PID */
+	const char *event;    /* SPAWND_EVENT: "crashed", "exited", "restarting", ... */
+	int signal;           /* SPAWND_SIGNAL: the signal's number (its name in the text) */
 };
 
 void sd_log_init(struct sd_log *log, int fd);
+/* Is fd the stream journald gave us ($JOURNAL_STREAM is its dev:ino)? */
+bool sd_log_is_journal(int fd);
 void sd_log_attach(struct sd_log *log, struct sd_loop *loop);
 void sd_log_fini(struct sd_log *log); /* flushes synchronously */
 
-/* "spawnd: <message>\n" */
+/* "spawnd: <message>\n". In the journal its priority comes from the text:
+ * "fatal:" is LOG_CRIT, "warning:" and "degraded:" LOG_WARNING, else LOG_INFO. */
 __attribute__((format(printf, 2, 3))) void sd_log(struct sd_log *log, const char *fmt, ...);
-/* Only with -v. */
+/* The same, about a child: with fields for the journal. */
+__attribute__((format(printf, 3, 4))) void sd_log_about(struct sd_log *log,
+							 const struct sd_log_fields *f,
+							 const char *fmt, ...);
+/* Only with -v (LOG_DEBUG in the journal). */
 __attribute__((format(printf, 2, 3))) void sd_debug(struct sd_log *log, const char *fmt, ...);
-/* "<name>[<pid>]: <line>\n" */
-void sd_log_output(struct sd_log *log, const char *name, pid_t pid, const char *line, size_t len);
+/* "<name>[<pid>]: <line>\n"; in the journal: SYSLOG_IDENTIFIER=<name>,
+ * SPAWND_CHILD=<path>, SPAWND_PID=<pid>, LOG_INFO (stdout) or LOG_NOTICE
+ * (stderr); SYSLOG_PID=<pid>. */
+void sd_log_output(struct sd_log *log, const char *path, pid_t pid, bool is_err, const char *line,
+		   size_t len);
 
 /* A ring of recent lines. */
 struct sd_ring {

@@ -133,9 +133,10 @@ static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t 
 		read_signal(d);
 }
 
-/* The control socket: where -s, the file or the default says. One that
- * was asked for must work; without one, only the default's absence is
- * tolerated (a user with no XDG_RUNTIME_DIR), with a warning. */
+/* The control socket: the one systemd passed (spawnd.socket), else where
+ * -s, the file or the default says. One that was asked for must work;
+ * without one, only the default's absence is tolerated (a user with no
+ * XDG_RUNTIME_DIR), with a warning. */
 static int open_control(struct sd_daemon *d, const struct run_opts *o)
 {
 	const struct sd_config *cfg = d->cfg;
@@ -155,6 +156,24 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 		gid = gr->gr_gid;
 		group = &gid;
 	}
+	r = sd_service_listen_fd(err, sizeof(err));
+	if (r >= 0) {
+		r = sd_control_adopt(&d->ctl, d, r, group, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "spawnd: fatal: control socket from systemd: %s\n", err);
+			return SD_EXIT_SYSTEM;
+		}
+		sd_log(&d->log, "control socket %s (from systemd)",
+		       d->ctl.path[0] ? d->ctl.path : "(unnamed)");
+		if (!strchr(d->ctl.path, '/'))
+			return 0; /* unnamed: no folder beside it for libgp's */
+		path = d->ctl.path;
+		goto gp_dir;
+	}
+	if (r != -ENOENT) {
+		fprintf(stderr, "spawnd: fatal: %s\n", err);
+		return SD_EXIT_SYSTEM;
+	}
 	if (!path) {
 		r = sd_control_default_path(def, sizeof(def));
 		if (r < 0) {
@@ -170,6 +189,7 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 		return SD_EXIT_SYSTEM;
 	}
 	sd_debug(&d->log, "control socket %s", path);
+gp_dir:
 	/* Beside its folder (which may be closed to the workers' users), the
 	 * folders where libgp workers serve introspection: /run/spawnd.gp/UID. */
 	if (asprintf(&d->gp_dir_base, "%.*s.gp", (int)(strrchr(path, '/') - path), path) < 0)
@@ -256,8 +276,10 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	d.sig_op.fn = on_signal;
 	sd_log_attach(&d.log, &d.loop);
 	read_signal(&d);
+	sd_service_init(&d);
 	sd_log(&d.log, "starting %s (%s)", cfg->root->name, cfg->file);
 	sd_tree_start(&d);
+	sd_service_after_step(&d, true); /* an empty tree is ready at once */
 	while (!d.done) {
 		r = sd_loop_step(&d.loop);
 		if (r < 0) {
@@ -265,6 +287,9 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 			d.exit_status = SD_EXIT_SYSTEM;
 			break;
 		}
+		/* check_waits: a state changed in this step (the control
+		 * socket clears it next). */
+		sd_service_after_step(&d, d.ctl.check_waits);
 		sd_control_after_step(&d.ctl);
 		if (d.retired)
 			sd_retired_sweep(&d);
@@ -281,6 +306,7 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	       sd_timer_armed(&flush_deadline) && sd_loop_step(&d.loop) == 0)
 		sd_control_after_step(&d.ctl);
 	sd_timer_cancel(&d.loop, &flush_deadline);
+	sd_service_fini(&d);
 	sd_worker_drain(&d);
 	sd_log_fini(&d.log);
 	sd_control_close(&d.ctl);

@@ -296,7 +296,7 @@ static size_t count_supervisors(const struct sd_node *n)
 	return k;
 }
 
-json_object *sd_reload(struct sd_daemon *d, const struct sd_request *req)
+static json_object *reload(struct sd_daemon *d, const struct sd_request *req)
 {
 	struct sd_errors errs = { 0 };
 	struct sd_config *cfg = NULL;
@@ -373,5 +373,20 @@ json_object *sd_reload(struct sd_daemon *d, const struct sd_request *req)
 	json_object_object_add(resp, "removed", l.removed);
 	json_object_object_add(resp, "changed", l.changed);
 	json_object_object_add(resp, "unchanged", json_object_new_int((int)l.unchanged));
+	return resp;
+}
+
+/* systemd hears of it: RELOADING=1 before, READY=1 after, whatever the
+ * outcome (a failed reload leaves the tree as it was, running). */
+json_object *sd_reload(struct sd_daemon *d, const struct sd_request *req)
+{
+	bool tell = !d->shutting_down; /* no READY=1 while stopping */
+	json_object *resp;
+
+	if (tell)
+		sd_service_reloading(d);
+	resp = reload(d, req);
+	if (tell)
+		sd_service_reloaded(d);
 	return resp;
 }

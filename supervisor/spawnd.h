@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sandbox.h"
+#include "service.h"
 #include "strategy.h"
 
 #define SD_EXIT_OK     0 /* clean shutdown */
@@ -152,6 +153,7 @@ struct sd_daemon {
 	struct rlimit nofile;    /* what spawnd was given: children get it back */
 
 	struct sd_control ctl;
+	struct sd_service svc;   /* what systemd is told */
 	const char *cfg_file;    /* what reload re-reads; NULL for `spawnd exec` */
 	struct sd_config **old_cfgs; /* configurations retired units still point into */
 	size_t nold_cfgs;

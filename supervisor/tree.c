@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <syslog.h>
+
 #include "spawnd.h"
 
 void sd_unit_free(struct sd_unit *u)
@@ -334,7 +336,9 @@ void sd_child_exited(struct sd_unit *u, bool normal)
 			 u->node->restart == SV_TEMPORARY ? "temporary"
 			 : normal			 ? "transient, ended normally"
 							 : "not restarted");
-		sd_log(&d->log, "%s: not restarted (%s)", unit_name(u), why);
+		sd_log_about(&d->log,
+			     &(struct sd_log_fields){ LOG_NOTICE, sd_unit_path(u), 0, "not_restarted", 0 },
+			     "%s: not restarted (%s)", unit_name(u), why);
 		break;
 	case SV_RESTART:
 		list[0] = '\0';
@@ -343,17 +347,23 @@ void sd_child_exited(struct sd_unit *u, bool normal)
 						p->children[plan.start[k]]->node->name);
 		budget(p, why, sizeof(why));
 		if (p->sv.strategy == SV_ONE_FOR_ONE)
-			sd_log(&d->log, "%s: restarting (one_for_one, %s)", unit_name(u), why);
+			sd_log_about(&d->log,
+				     &(struct sd_log_fields){ LOG_NOTICE, sd_unit_path(u), 0, "restarting", 0 },
+				     "%s: restarting (one_for_one, %s)", unit_name(u), why);
 		else
-			sd_log(&d->log, "%s: restarting %s (%s, %s)", unit_name(p), list,
-			       sv_strategy_name(p->sv.strategy), why);
+			sd_log_about(&d->log,
+				     &(struct sd_log_fields){ LOG_NOTICE, sd_unit_path(u), 0, "restarting", 0 },
+				     "%s: restarting %s (%s, %s)", unit_name(p), list,
+				     sv_strategy_name(p->sv.strategy), why);
 		if (u->node->kind == SD_WORKER)
 			u->restarts++;
 		sd_event_restarted(d, p, &plan);
 		break;
 	case SV_GIVE_UP:
-		sd_log(&d->log, "%s: giving up: more than %u restarts in %.0fs; stopping its children",
-		       unit_name(p), p->sv.intensity, (double)p->sv.period_ns / 1e9);
+		sd_log_about(&d->log,
+			     &(struct sd_log_fields){ LOG_ERR, sd_unit_path(p), 0, "gave_up", 0 },
+			     "%s: giving up: more than %u restarts in %.0fs; stopping its children",
+			     unit_name(p), p->sv.intensity, (double)p->sv.period_ns / 1e9);
 		sd_event_gave_up(d, p);
 		break;
 	}
@@ -372,6 +382,7 @@ void sd_tree_shutdown(struct sd_daemon *d)
 		return;
 	d->shutting_down = true;
 	sd_log(&d->log, "shutting down");
+	sd_service_stopping(d);
 	sv_shutdown(&d->root->sv);
 	sd_drive(d->root);
 }

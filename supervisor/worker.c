@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -273,7 +274,7 @@ static void output_line(struct sd_run *run, const char *line, size_t len, bool i
 	struct sd_daemon *d = run->d;
 	const char *name = run->unit ? unit_name(run->unit) : "(exited)";
 
-	sd_log_output(&d->log, name, run->pid, line, len);
+	sd_log_output(&d->log, name, run->pid, is_err, line, len);
 	if (run->unit) {
 		sd_ring_add(&run->unit->ring, line, len);
 		sd_control_output(&d->ctl, sd_unit_path(run->unit), run->pid, is_err, line, len);
@@ -404,8 +405,11 @@ static void ready_late(struct sd_loop *loop, struct sd_timer *t)
 	(void)loop;
 	if (!run->unit || run->ready)
 		return;
-	sd_log(&run->d->log, "%s[%d]: not ready after %.1fs: killing it", unit_name(run->unit),
-	       (int)run->pid, (double)run->unit->node->ready_timeout_ns / 1e9);
+	sd_log_about(&run->d->log,
+		     &(struct sd_log_fields){ LOG_WARNING, unit_name(run->unit), run->pid,
+					      "ready_timeout", SIGKILL },
+		     "%s[%d]: not ready after %.1fs: killing it", unit_name(run->unit),
+		     (int)run->pid, (double)run->unit->node->ready_timeout_ns / 1e9);
 	signal_run(run, SIGKILL, true);
 }
 
@@ -416,9 +420,12 @@ static void kill_late(struct sd_loop *loop, struct sd_timer *t)
 	(void)loop;
 	if (!run->unit || run->exited)
 		return;
-	sd_log(&run->d->log, "%s[%d]: still running %.1fs after %s: SIGKILL", unit_name(run->unit),
-	       (int)run->pid, (double)run->unit->node->shutdown_ns / 1e9,
-	       run->stop_sent ? "SIGTERM" : "SIGABRT");
+	sd_log_about(&run->d->log,
+		     &(struct sd_log_fields){ LOG_WARNING, unit_name(run->unit), run->pid,
+					      "stop_timeout", SIGKILL },
+		     "%s[%d]: still running %.1fs after %s: SIGKILL", unit_name(run->unit),
+		     (int)run->pid, (double)run->unit->node->shutdown_ns / 1e9,
+		     run->stop_sent ? "SIGTERM" : "SIGABRT");
 	signal_run(run, SIGKILL, true);
 }
 
@@ -479,9 +486,10 @@ static void stalled(struct sd_unit *u, struct sd_run *run, const char *what, uin
 	if (u->stalled)
 		return; /* once per stall */
 	u->stalled = true;
-	sd_log(&d->log, "%s[%d]: stalled: %s for %.1fs%s", unit_name(u), (int)run->pid, what,
-	       (double)ns / 1e9,
-	       u->node->on_stall == SD_STALL_RESTART ? "; stopping it (on_stall = restart)" : "");
+	sd_log_about(&d->log, &(struct sd_log_fields){ LOG_WARNING, unit_name(u), run->pid, "stalled", 0 },
+		     "%s[%d]: stalled: %s for %.1fs%s", unit_name(u), (int)run->pid, what,
+		     (double)ns / 1e9,
+		     u->node->on_stall == SD_STALL_RESTART ? "; stopping it (on_stall = restart)" : "");
 	{
 		char msg[160];
 
@@ -641,7 +649,8 @@ int sd_worker_start(struct sd_unit *u)
 	snprintf(cgname, sizeof(cgname), "w%llu", (unsigned long long)run->gen);
 	r = sd_cgroup_create(&d->cg, cgname, &n->limits, &run->cg, unenforced, sizeof(unenforced));
 	if (r < 0) {
-		sd_log(&d->log, "%s: could not start: cgroup: %s", unit_name(u), strerror(-r));
+		sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
+			     "%s: could not start: cgroup: %s", unit_name(u), strerror(-r));
 		goto fail;
 	}
 	if (unenforced[0] && !u->restarts)
@@ -653,7 +662,8 @@ int sd_worker_start(struct sd_unit *u)
 	    (r = open_output(n, n->out, n->out_path, STDOUT_FILENO, &run->out, &child_out)) < 0 ||
 	    (r = open_output(n, n->err, n->err_path, STDERR_FILENO, &run->err, &child_err)) < 0) {
 		r = devnull < 0 ? -errno : r;
-		sd_log(&d->log, "%s: could not start: output: %s", unit_name(u), strerror(-r));
+		sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
+			     "%s: could not start: output: %s", unit_name(u), strerror(-r));
 		goto fail;
 	}
 	if (n->ready == SD_READY_FD) {
@@ -687,8 +697,8 @@ int sd_worker_start(struct sd_unit *u)
 		    bind(run->notify_fd, (struct sockaddr *)&sa,
 			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) < 0) {
 			r = -errno;
-			sd_log(&d->log, "%s: could not start: notify socket: %s", unit_name(u),
-			       strerror(-r));
+			sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
+			     "%s: could not start: notify socket: %s", unit_name(u), strerror(-r));
 			goto fail;
 		}
 		snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=@%s", sa.sun_path + 1);
@@ -725,7 +735,8 @@ int sd_worker_start(struct sd_unit *u)
 
 	r = sd_launch(&l, &got);
 	if (r < 0) {
-		sd_log(&d->log, "%s: could not start: clone3: %s", unit_name(u), strerror(-r));
+		sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
+			     "%s: could not start: clone3: %s", unit_name(u), strerror(-r));
 		goto fail;
 	}
 	free(envp);
@@ -764,7 +775,10 @@ int sd_worker_start(struct sd_unit *u)
 		sd_timer_arm(&d->loop, &u->stall_timer, run->started_ns + stall_interval(n));
 	}
 	sd_arm_wait(d);
-	sd_debug(&d->log, "%s[%d]: started", unit_name(u), (int)run->pid);
+	if (d->log.verbose)
+		sd_log_about(&d->log,
+			     &(struct sd_log_fields){ LOG_DEBUG, unit_name(u), run->pid, "started", 0 },
+			     "%s[%d]: started", unit_name(u), (int)run->pid);
 	sd_event_unit(d, "started", u, run->pid);
 	return 0;
 
@@ -884,7 +898,10 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 		 ((info->si_code == CLD_EXITED && info->si_status == 0) ||
 		  (run->stop_sent && info->si_code != CLD_EXITED && info->si_status == SIGTERM));
 	u->last.normal = normal;
-	sd_log(&d->log, "%s[%d]: %s", unit_name(u), (int)run->pid, what);
+	sd_log_about(&d->log,
+		     &(struct sd_log_fields){ normal ? LOG_INFO : LOG_ERR, unit_name(u), run->pid,
+					      normal ? "exited" : "crashed", u->last.signal },
+		     "%s[%d]: %s", unit_name(u), (int)run->pid, what);
 	sd_event_exit(d, u, run->pid);
 
 	/* Backoff: the next start waits, longer each time it fails fast. */
