@@ -137,6 +137,25 @@ static void on_signal(struct sd_loop *loop, struct sd_op *op, int res, uint32_t 
  * -s, the file or the default says. One that was asked for must work;
  * without one, only the default's absence is tolerated (a user with no
  * XDG_RUNTIME_DIR), with a warning. */
+/* The folder beside the control socket's own, as an absolute path (the
+ * workers may run elsewhere): /run/spawnd/control -> /run/spawnd.gp. NULL
+ * if it cannot be named. */
+static char *gp_dir_beside(const char *socket_path)
+{
+	const char *slash = strrchr(socket_path, '/');
+	char *dir = slash ? strndup(socket_path, (size_t)(slash - socket_path)) : strdup(".");
+	char *abs = NULL, *out = NULL;
+
+	if (!dir)
+		return NULL;
+	abs = realpath(dir[0] ? dir : "/", NULL);
+	if (abs && asprintf(&out, "%s.gp", strcmp(abs, "/") ? abs : "/spawnd") < 0)
+		out = NULL;
+	free(abs);
+	free(dir);
+	return out;
+}
+
 static int open_control(struct sd_daemon *d, const struct run_opts *o)
 {
 	const struct sd_config *cfg = d->cfg;
@@ -192,9 +211,8 @@ static int open_control(struct sd_daemon *d, const struct run_opts *o)
 gp_dir:
 	/* Beside its folder (which may be closed to the workers' users), the
 	 * folders where libgp workers serve introspection: /run/spawnd.gp/UID. */
-	if (asprintf(&d->gp_dir_base, "%.*s.gp", (int)(strrchr(path, '/') - path), path) < 0)
-		d->gp_dir_base = NULL;
-	else if (mkdir(d->gp_dir_base, 0755) < 0 && errno != EEXIST) {
+	d->gp_dir_base = gp_dir_beside(path);
+	if (d->gp_dir_base && mkdir(d->gp_dir_base, 0755) < 0 && errno != EEXIST) {
 		sd_log(&d->log, "warning: %s: %s: libgp workers will serve introspection "
 				"in their default folders", d->gp_dir_base, strerror(errno));
 		free(d->gp_dir_base);
