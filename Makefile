@@ -192,7 +192,7 @@ $(B)/tools/%.o: tools/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
-$(SPAWNCTL): $(B)/tools/spawnctl.o $(LIBSD)
+$(SPAWNCTL): $(B)/tools/spawnctl.o $(B)/tools/client.o $(LIBSD)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS)
 
