@@ -583,21 +583,34 @@ static int open_output(const struct sd_node *n, enum sd_output mode, const char 
  * program's socket beside spawnd's, and only that user and root may
  * connect. Not if the worker's env sets it, or without a control socket.
  */
-static int gp_dir(const struct sd_unit *u, char *out, size_t size)
+/* The folder alone, made and owned as gp_dir says: 0 or -errno (-EEXIST:
+ * the worker's env sets its own; -ENOENT: no control socket). Status
+ * reports it, so that ptop finds the socket of the worker's pid there. */
+int sd_worker_gp_dir(const struct sd_unit *u, char *out, size_t size)
 {
 	const struct sd_daemon *d = u->d;
 	uid_t uid = u->set_ids ? u->uid : geteuid();
-	gid_t gid = u->set_ids ? u->gid : getegid();
-	char dir[PATH_MAX];
-	struct stat st;
 
 	if (!d->gp_dir_base)
 		return -ENOENT;
 	for (char **e = u->envp; *e; e++)
 		if (strncmp(*e, "GP_INTROSPECT_DIR=", 18) == 0)
-			return -EEXIST;
-	if (snprintf(dir, sizeof(dir), "%s/%u", d->gp_dir_base, (unsigned)uid) >= (int)sizeof(dir))
+			return snprintf(out, size, "%s", *e + 18) >= (int)size ? -ENAMETOOLONG : -EEXIST;
+	if (snprintf(out, size, "%s/%u", d->gp_dir_base, (unsigned)uid) >= (int)size)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int gp_dir(const struct sd_unit *u, char *out, size_t size)
+{
+	uid_t uid = u->set_ids ? u->uid : geteuid();
+	gid_t gid = u->set_ids ? u->gid : getegid();
+	char dir[PATH_MAX];
+	struct stat st;
+	int r = sd_worker_gp_dir(u, dir, sizeof(dir));
+
+	if (r < 0)
+		return r;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	/* Ours to hand over, never followed through a link. */
