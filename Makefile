@@ -255,6 +255,12 @@ $(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Isupervisor $(SD_CFLAGS) $(CRIT_CFLAGS) \
 		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
 
+# libgp programs that the ptop tests watch.
+$(B)/tests/gpprogs/%: tests/gpprogs/%.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
 # Programs the spawnd tests run as children (built without sanitizers: they
 # are the supervised, not the supervisor).
 $(B)/tests/progs/%: tests/progs/%.c
