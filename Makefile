@@ -60,8 +60,9 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
-DEB_TEST  := libcriterion-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
+	     libncurses-dev
+DEB_TEST  := libcriterion-dev tmux
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
@@ -88,7 +89,8 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c ncursesw 2>/dev/null || \
+	    ! command -v tmux >/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null; then \
@@ -104,6 +106,8 @@ SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 JSON_CFLAGS   = $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 JSON_LIBS     = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
+CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 
 # ---- libgp -------------------------------------------------------------------
 
@@ -186,11 +190,14 @@ spawnd: $(SPAWND)
 # ---- tools -----------------------------------------------------------------------
 
 SPAWNCTL := $(B)/spawnctl
+PTOP     := $(B)/ptop
+PTOP_OBJS := $(B)/tools/ptop.o $(B)/tools/ptop_source.o $(B)/tools/ptop_rows.o \
+	     $(B)/tools/ptop_screen.o $(B)/tools/client.o
 
 $(B)/tools/%.o: tools/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CURSES_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(SPAWNCTL): $(B)/tools/spawnctl.o $(B)/tools/client.o $(LIBSD)
 	$(call msg,LD,$@)
@@ -198,6 +205,14 @@ $(SPAWNCTL): $(B)/tools/spawnctl.o $(B)/tools/client.o $(LIBSD)
 
 .PHONY: spawnctl
 spawnctl: $(SPAWNCTL)
+
+# libspawnd for the signal names (request.c), as spawnctl.
+$(PTOP): $(PTOP_OBJS) $(LIBSD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS) $(CURSES_LIBS)
+
+.PHONY: ptop
+ptop: $(PTOP)
 
 # ---- programs linked with libgp ----------------------------------------------
 
@@ -224,7 +239,8 @@ GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
 SV_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sv_*.c))
 SD_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sd_*.c))
 SD_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
-SD_TEST_DEPS := $(SPAWND) $(SPAWNCTL) $(SD_PROGS)
+GP_PROGS := $(patsubst tests/gpprogs/%.c,$(B)/tests/gpprogs/%,$(wildcard tests/gpprogs/*.c))
+SD_TEST_DEPS := $(SPAWND) $(SPAWNCTL) $(PTOP) $(SD_PROGS) $(GP_PROGS)
 TESTS    := $(GP_TESTS) $(SV_TESTS) $(SD_TESTS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build runs
@@ -286,7 +302,8 @@ CHECK_TESTS := $(TESTS)
 endif
 
 # Where the spawnd tests find their binaries.
-TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
+TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) PTOP=$(PTOP) CROWD=$(B)/tests/gpprogs/crowd \
+	    SDTEST=$(B)/tests/progs/sdtest \
 	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
 
 .PHONY: check
@@ -420,7 +437,7 @@ MAN8 := $(wildcard man/*.8)
 MAN1 := $(wildcard man/*.1)
 
 .PHONY: install uninstall
-install: libgp $(SPAWND) $(SPAWNCTL)
+install: libgp $(SPAWND) $(SPAWNCTL) $(PTOP)
 	$(INSTALL) -D -m 644 sched/gp.h $(DESTDIR)$(includedir)/gp.h
 	$(INSTALL) -D -m 644 $(LIBGP_A) $(DESTDIR)$(libdir)/libgp.a
 	$(INSTALL) -D -m 755 $(LIBGP_SO) $(DESTDIR)$(libdir)/libgp.so.$(VERSION)
@@ -434,6 +451,7 @@ install: libgp $(SPAWND) $(SPAWNCTL)
 	$(foreach m,$(MAN1),$(INSTALL) -D -m 644 $(m) $(DESTDIR)$(mandir)/man1/$(notdir $(m));)
 	$(INSTALL) -D -m 755 $(SPAWND) $(DESTDIR)$(sbindir)/spawnd
 	$(INSTALL) -D -m 755 $(SPAWNCTL) $(DESTDIR)$(bindir)/spawnctl
+	$(INSTALL) -D -m 755 $(PTOP) $(DESTDIR)$(bindir)/ptop
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/gp.h $(DESTDIR)$(libdir)/libgp.a \
@@ -444,13 +462,13 @@ uninstall:
 	      $(foreach m,$(MAN7),$(DESTDIR)$(mandir)/man7/$(notdir $(m))) \
 	      $(foreach m,$(MAN8),$(DESTDIR)$(mandir)/man8/$(notdir $(m))) \
 	      $(foreach m,$(MAN1),$(DESTDIR)$(mandir)/man1/$(notdir $(m))) \
-	      $(DESTDIR)$(sbindir)/spawnd $(DESTDIR)$(bindir)/spawnctl
+	      $(DESTDIR)$(sbindir)/spawnd $(DESTDIR)$(bindir)/spawnctl $(DESTDIR)$(bindir)/ptop
 
 # ---- everything ----------------------------------------------------------------
 
 .DEFAULT_GOAL := all
 .PHONY: all clean
-all: libgp $(SPAWND) $(SPAWNCTL) $(EXAMPLES) $(TESTS)
+all: libgp $(SPAWND) $(SPAWNCTL) $(PTOP) $(EXAMPLES) $(TESTS)
 
 clean:
 	rm -rf build

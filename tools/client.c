@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -264,6 +265,13 @@ size_t jlen(json_object *arr)
 	return arr ? json_object_array_length(arr) : 0;
 }
 
+json_object *jidx(json_object *arr, size_t i)
+{
+	return i < jlen(arr) && json_object_is_type(arr, json_type_array) ?
+		       json_object_array_get_idx(arr, i) :
+		       NULL;
+}
+
 json_object *parse_object(const char *line, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(CLIENT_JSON_DEPTH);
@@ -321,6 +329,17 @@ void fmt_last_exit(char *buf, size_t size, json_object *le)
 		snprintf(buf, size, "%s%s", sig, jbool(le, "core") ? " (core)" : "");
 	else
 		snprintf(buf, size, "exit %lld", jint(le, "code"));
+}
+
+int textf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
 }
 
 const char *plural(long long n)

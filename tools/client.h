@@ -70,6 +70,7 @@ long long jint(json_object *o, const char *key);
 bool jbool(json_object *o, const char *key);
 json_object *jarr(json_object *o, const char *key);
 size_t jlen(json_object *arr);
+json_object *jidx(json_object *arr, size_t i); /* NULL if not an array or past its end */
 /* A line as a JSON object (owned by the caller), or NULL. */
 json_object *parse_object(const char *line, size_t len);
 
@@ -80,6 +81,9 @@ void fmt_uptime(char *buf, size_t size, long long ms); /* 5s, 3m12s, 2h05m, 3d04
 void fmt_secs(char *buf, size_t size, long long ms);   /* 60s, 0.5s */
 void fmt_last_exit(char *buf, size_t size, json_object *last_exit); /* exit 1, SIGSEGV (core) */
 const char *plural(long long n);
+/* snprintf for text shown to a person, where cutting a long value short is
+ * intended: what vsnprintf returns. */
+int textf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- text that fits ---- */
 

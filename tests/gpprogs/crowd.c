@@ -87,5 +87,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crowd: COUNT: 0 to 10000000\n");
 		return 2;
 	}
-	return gp_main(first, (void *)count, &cfg) < 0 ? 1 : 0;
+	int r = gp_main(first, (void *)count, &cfg);
+
+	if (r < 0)
+		fprintf(stderr, "crowd: gp_main: %s\n", strerror(-r));
+	return r < 0 ? 1 : 0;
 }
