@@ -171,8 +171,8 @@ static void say_unreachable(const struct view *v)
 		fprintf(stderr, "ptop: libgp program %d: %s\n", v->single_pid,
 			v->ngp && v->gp[0].err[0] ? v->gp[0].err : "no answer");
 	else
-		fprintf(stderr, "ptop: %s\n",
-			v->link->down_why[0] ? v->link->down_why : "no status from spawnd");
+		fprintf(stderr, "ptop: spawnd at %s: %s\n", v->link->path,
+			v->link->down_why[0] ? v->link->down_why : "no status");
 }
 
 static int run_batch(struct view *v, long long count, long long delay_ms)

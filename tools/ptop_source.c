@@ -71,9 +71,8 @@ void link_tick(struct link *l, long long now)
 	if (!link_up(l) && now >= l->retry_at) {
 		r = conn_open_nonblock(&l->conn, l->path);
 		if (r < 0) {
-			textf(l->down_why, sizeof(l->down_why), "cannot reach spawnd at %s: %s",
-				 l->path,
-				 r == -EAGAIN ? "it does not accept connections" : strerror(-r));
+			textf(l->down_why, sizeof(l->down_why), "cannot connect: %s",
+			      r == -EAGAIN ? "it does not accept connections" : strerror(-r));
 			l->retry_at = now + RETRY_MS;
 			return;
 		}
