@@ -255,8 +255,8 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 	}
 	textf(row->state, sizeof(row->state), "%s", jint(rt, "stalls") ? "stalled" : "running");
 	row->color = jint(rt, "stalls") ? COL_STALLED : COL_GOOD;
-	textf(row->info, sizeof(row->info), "%lld schedulers, %lld processes, %lld stalls, by %s%s%s",
-		 jint(rt, "schedulers"), all, jint(rt, "stalls"), v->query.sort,
+	textf(row->info, sizeof(row->info), "%s: %lld schedulers, %lld processes, %lld stalls, by %s%s%s",
+		 row->state, jint(rt, "schedulers"), all, jint(rt, "stalls"), v->query.sort,
 		 g->err[0] ? "; last: " : "", g->err);
 	row->foldable = true;
 	row->folded = view_folded(v, key);
@@ -279,7 +279,8 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 		if (i < SCHED_MAX && g->util[i] >= 0)
 			textf(util, sizeof(util), "%.0f%%", g->util[i]);
 		textf(row->info, sizeof(row->info),
-		      "busy %s, runq %lld, %lld switches, %lld steals, %lld io in flight", util,
+		      "%sbusy %s, runq %lld, %lld switches, %lld steals, %lld io in flight",
+		      jbool(s, "stalled") ? "STALLED, " : "", util,
 		      jint(s, "runq"), jint(s, "switches"), jint(s, "steals"),
 		      jint(s, "io_submitted") - jint(s, "io_completed"));
 	}
@@ -300,9 +301,9 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 		row->color = stalled ? COL_STALLED : COL_NONE;
 		fmt_bytes(heap, sizeof(heap), jint(p, "heap"));
 		textf(row->info, sizeof(row->info),
-		      "%-13s %smailbox %lld, reductions %lld, heap %s, links %lld",
-		      jstr_or(p, "pid", "?"), stalled ? "STALLED " : "", jint(p, "mailbox"),
-		      jint(p, "reductions"), heap, jint(p, "links"));
+		      "%-11s %-13s mailbox %lld, reductions %lld, heap %s, links %lld",
+		      row->state, jstr_or(p, "pid", "?"), jint(p, "mailbox"), jint(p, "reductions"),
+		      heap, jint(p, "links"));
 		if (stalled)
 			textf(row->info + strlen(row->info), sizeof(row->info) - strlen(row->info),
 			      ", computing for %lld ms", jint(p, "stall_ms"));
@@ -514,7 +515,7 @@ void header_build(const struct view *v, struct header *h)
 
 void layout_for(int cols, struct layout *lay)
 {
-	static const int fixed[CELLS] = { [CELL_STATE] = 11, [CELL_PID] = 7, [CELL_UPTIME] = 6,
+	static const int fixed[CELLS] = { [CELL_STATE] = 8, [CELL_PID] = 7, [CELL_UPTIME] = 6,
 					  [CELL_RESTARTS] = 11, [CELL_CPU] = 5, [CELL_RSS] = 6 };
 	int rest = cols - (CELLS - 1); /* one space between cells */
 
@@ -522,8 +523,8 @@ void layout_for(int cols, struct layout *lay)
 		lay->width[i] = fixed[i];
 		rest -= fixed[i];
 	}
-	/* NAME takes 3/5 of what is left, at least 16; INFO the rest. */
-	lay->width[CELL_NAME] = rest * 3 / 5 > 16 ? rest * 3 / 5 : 16;
+	/* NAME takes 2/3 of what is left, at least 16; INFO the rest. */
+	lay->width[CELL_NAME] = rest * 2 / 3 > 16 ? rest * 2 / 3 : 16;
 	lay->width[CELL_INFO] = rest - lay->width[CELL_NAME] > 1 ? rest - lay->width[CELL_NAME] : 1;
 }
 
@@ -584,14 +585,14 @@ int row_cells(const struct view *v, const struct row *row, const struct layout *
 		int w = lay->width[i];
 		bool r = right[i], pad = i != CELL_INFO;
 
-		/* A wide row's info from the PID column on; the cells after
-		 * it are empty. */
-		if (row && row->wide && i == CELL_PID) {
+		/* A wide row's info from the STATE column on; the cells
+		 * after it are empty. */
+		if (row && row->wide && i == CELL_STATE) {
 			text[i] = row->info;
-			for (int k = CELL_PID + 1; k < CELLS; k++)
+			for (int k = CELL_STATE + 1; k < CELLS; k++)
 				w += 1 + lay->width[k];
 			r = pad = false;
-		} else if (row && row->wide && i > CELL_PID) {
+		} else if (row && row->wide && i > CELL_STATE) {
 			text[i] = "";
 			w = 0;
 		}
@@ -618,7 +619,7 @@ int row_print(const struct view *v, const struct row *row, const struct layout *
 	for (int i = 0; i < CELLS; i++) {
 		if (m) {
 			fputs(cells[i], m);
-			if (i + 1 < CELLS && !(row && row->wide && i == CELL_PID))
+			if (i + 1 < CELLS && !(row && row->wide && i >= CELL_STATE))
 				fputc(' ', m);
 		}
 		free(cells[i]);

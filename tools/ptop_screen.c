@@ -126,7 +126,7 @@ static void draw_row(const struct screen *s, int y, const struct row *row,
 
 		attron(attr);
 		addstr(cells[i]);
-		if (i + 1 < CELLS && !(row && row->wide && i >= CELL_PID))
+		if (i + 1 < CELLS && !(row && row->wide && i >= CELL_STATE))
 			addch(' ');
 		attroff(attr);
 		free(cells[i]);
