@@ -577,7 +577,15 @@ Test(ptop, screen_tree_and_fold)
 	screen_start();
 	ASSERT_SCREEN("libgp runtime", 10000);
 	ASSERT_SCREEN("producer", 1000);
-	ASSERT_SCREEN("busy-", 5000);
+	/* s: by reductions, then by mailbox: the busy ones on top. */
+	tmux("send-keys s");
+	ASSERT_SCREEN("green processes by mailbox", 2000);
+	ASSERT_SCREEN("busy-5", 5000);
+	{
+		const char *now = screen(), *b5 = strstr(now, "busy-5"), *b4 = strstr(now, "busy-4");
+
+		cr_assert(b5 && b4 && b5 < b4, "%s", now);
+	}
 	/* demo, api, pipeline: fold the pipeline, and its workers go. */
 	tmux("send-keys g j j");
 	ASSERT_SCREEN("pipeline: ready, one_for_all", 2000);
