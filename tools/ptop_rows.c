@@ -168,12 +168,14 @@ static bool contains(const char *hay, const char *needle)
 }
 
 /* Whether a unit, or one under it, matches the filter by its path, or is
- * a libgp program whose green processes may. */
+ * a libgp program (its socket is there) whose green processes may. */
 static bool unit_matches(json_object *node, const char *filter)
 {
 	json_object *kids = jarr(node, "children");
 
-	if (contains(jstr(node, "path"), filter) || jstr(node, "introspect"))
+	const char *sock = jstr(node, "introspect");
+
+	if (contains(jstr(node, "path"), filter) || (sock && access(sock, F_OK) == 0))
 		return true;
 	for (size_t i = 0; i < jlen(kids); i++)
 		if (unit_matches(jidx(kids, i), filter))
