@@ -629,6 +629,18 @@ Test(ptop, screen_restart)
 	cr_assert_gt(after, 0);
 	cr_assert_neq(after, before, "api's pid is still %d", before);
 	cr_assert(!alive(before), "the old api %d still runs", before);
+
+	/* S stops it (held down), t starts it again. */
+	tmux("send-keys S");
+	ASSERT_SCREEN("stop api? (y/n)", 2000);
+	tmux("send-keys y");
+	ASSERT_SCREEN("stop api: stopped", 10000);
+	cr_assert_eq(unit_pid("api"), 0);
+	tmux("send-keys t");
+	ASSERT_SCREEN("start api? (y/n)", 2000);
+	tmux("send-keys y");
+	ASSERT_SCREEN("start api: ready (pid", 10000);
+	cr_assert_gt(unit_pid("api"), 0);
 }
 
 Test(ptop, screen_resize)
@@ -671,4 +683,61 @@ Test(ptop, screen_spawnd_goes_and_comes_back)
 	ASSERT_SCREEN("reconnected to spawnd", 10000);
 	ASSERT_SCREEN("spawnd pid", 5000);
 	ASSERT_SCREEN("producer", 5000);
+}
+
+/* ---- sources that do not answer ----------------------------------------------------------- */
+
+/* A Unix socket at path that accepts (the backlog does) and never answers. */
+static int silent_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+/* A spawnd that never answers: said within the status deadline (3 s), not
+ * waited on for ever. */
+Test(ptop, silent_spawnd)
+{
+	char sock[PATH_MAX + 16];
+	long long t0, ms;
+	int fd;
+
+	snprintf(sock, sizeof(sock), "%s/silent", E.dir);
+	fd = silent_socket(sock);
+	t0 = ms_now();
+	cr_assert_eq(RUN("-s", sock, "-b", "-n", "1"), 3, "%s", ERR);
+	ms = ms_now() - t0;
+	cr_assert(strstr(ERR, "no answer from spawnd within 3 s"), "%s", ERR);
+	cr_assert_geq(ms, 3000, "gave up after %lld ms", ms);
+	cr_assert_lt(ms, 15000, "%lld ms", ms);
+	cr_assert_eq(RUN("-s", sock, "--json"), 3, "%s", ERR);
+	close(fd);
+}
+
+/* A libgp program that never answers: said within its deadline (2 s). */
+Test(ptop, silent_program)
+{
+	char sock[PATH_MAX + 32], pid[16];
+	long long t0, ms;
+	int fd;
+
+	snprintf(sock, sizeof(sock), "%s/%d.sock", E.dir, (int)getpid());
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	fd = silent_socket(sock);
+	setenv("GP_INTROSPECT_DIR", E.dir, 1);
+	t0 = ms_now();
+	cr_assert_eq(RUN("-p", pid, "-b", "-n", "1"), 3, "%s", ERR);
+	ms = ms_now() - t0;
+	unsetenv("GP_INTROSPECT_DIR");
+	cr_assert(strstr(ERR, "no answer within 2 s"), "%s", ERR);
+	cr_assert_geq(ms, 2000, "gave up after %lld ms", ms);
+	cr_assert_lt(ms, 15000, "%lld ms", ms);
+	close(fd);
 }
