@@ -674,13 +674,62 @@ static void frame_text(char *buf, size_t size, json_object *f)
 		textf(buf, size, "%s", fn);
 }
 
+/* The node at path under node, or NULL. */
+static json_object *find_node(json_object *node, const char *path)
+{
+	json_object *kids = jarr(node, "children");
+
+	if (!strcmp(shown(jstr(node, "path")), path))
+		return node;
+	for (size_t i = 0; i < jlen(kids); i++) {
+		json_object *found = find_node(jidx(kids, i), path);
+
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
+/* A supervisor's restarts_in_period as clock times: "12:03:01, 12:03:04". */
+static void times_text(json_object *sup, char *buf, size_t size)
+{
+	json_object *hist = jarr(sup, "restarts_in_period");
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < jlen(hist) && o < size; i++) {
+		char at[16];
+
+		clock_time(at, sizeof(at), json_object_get_int64(jidx(hist, i)));
+		o += (size_t)textf(buf + o, size - o, "%s%s", i ? ", " : "", at);
+	}
+	if (!jlen(hist))
+		textf(buf, size, "none");
+}
+
+/* The restart history of a worker's supervisor (its restarts are the
+ * children's), found by the worker's path. */
+static void history(const struct view *v, const char *path, char *buf, size_t size)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	json_object *sup;
+
+	textf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
+	sup = find_node(jget(v->link ? v->link->status : NULL, "status"), parent[0] ? parent : "/");
+	if (sup)
+		times_text(sup, buf, size);
+	else
+		textf(buf, size, "unknown");
+}
+
 static size_t worker_detail(const struct view *v, const struct row *row, char (*out)[512],
 			    size_t max)
 {
 	json_object *node = row->node, *le = jget(node, "last_exit"), *crash = jget(node, "last_crash");
 	json_object *stall = jget(node, "stall"), *lines;
 	const char *path = shown(jstr(node, "path"));
-	char at[16], up[24], frame[400];
+	char at[16], up[24], frame[400], buf[400];
 	size_t n = 0;
 
 	LINE("%s: %s, restart %s, %lld restarts%s", path, jstr_or(node, "state", "?"),
@@ -709,6 +758,8 @@ static size_t worker_detail(const struct view *v, const struct row *row, char (*
 		LINE("stall: %s", json_object_is_type(stall, json_type_string) ?
 					  json_object_get_string(stall) :
 					  jstr_or(stall, "message", json_object_to_json_string(stall)));
+	history(v, path, buf, sizeof(buf));
+	LINE("restarts of its supervisor in its period: %s", buf);
 	if (jstr(node, "status_text") && *jstr(node, "status_text"))
 		LINE("status: %s", jstr(node, "status_text"));
 	lines = v->link && !strcmp(v->link->logs_for, path) ? jarr(v->link->logs, "lines") : NULL;
@@ -748,25 +799,15 @@ size_t row_detail(const struct view *v, const struct row *row, char (*out)[512],
 	switch (row->kind) {
 	case ROW_WORKER:
 		return worker_detail(v, row, out, max);
-	case ROW_SUP: {
-		json_object *hist = jarr(node, "restarts_in_period");
-		size_t o = 0;
-
+	case ROW_SUP:
 		fmt_secs(per, sizeof(per), jint(node, "period_ms"));
 		LINE("%s: %s, %s, intensity %lld per %s, restart %s", shown(jstr(node, "path")),
 		     jstr_or(node, "state", "?"), jstr_or(node, "strategy", "?"),
 		     jint(node, "intensity"), per, jstr_or(node, "restart", "?"));
-		buf[0] = '\0';
-		for (size_t i = 0; i < jlen(hist) && o < sizeof(buf); i++) {
-			char at[16];
-
-			clock_time(at, sizeof(at), json_object_get_int64(jidx(hist, i)));
-			o += (size_t)textf(buf + o, sizeof(buf) - o, "%s%s", i ? ", " : "", at);
-		}
-		LINE("restarts in the period: %s", jlen(hist) ? buf : "none");
+		times_text(node, buf, sizeof(buf));
+		LINE("restarts in the period: %s", buf);
 		LINE("children: %zu", jlen(jarr(node, "children")));
 		return n;
-	}
 	case ROW_OSPROC:
 		cmdline(row->os_pid, buf, sizeof(buf));
 		LINE("pid %d (%s), %s: %s", row->os_pid, row->name, row->state, buf);

@@ -447,7 +447,10 @@ int gp_readable(struct gp_source *g, long long now)
 	json_object *ans = parse_object(g->buf, g->len);
 
 	if (!ans) {
-		gp_fail(g, "not a JSON object: %.60s", g->len ? g->buf : "(nothing)");
+		if (g->len)
+			gp_fail(g, "not a JSON object: %.*s", (int)(g->len < 60 ? g->len : 60), g->buf);
+		else
+			gp_fail(g, "closed without answering");
 		return 1;
 	}
 	if (jstr(ans, "error")) {
