@@ -320,15 +320,15 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 		row->gp = g;
 		row->color = COL_DIM;
 		row->wide = true;
-		textf(row->name, sizeof(row->name), "%s %lld more", v->utf8 ? "\u2026" : "...",
-			 all - listed);
+		textf(row->name, sizeof(row->name), "%s", v->utf8 ? "\u2026" : "...");
+		o = (size_t)textf(row->info, sizeof(row->info), "%lld more", all - listed);
 		json_object_object_foreach(totals, state, n)
 		{
 			long long k = json_object_get_int64(n);
 
 			if (k && o < sizeof(row->info))
 				o += (size_t)textf(row->info + o, sizeof(row->info) - o, "%s%lld %s",
-						      o ? ", " : "all: ", k, state);
+						   strchr(row->info, ';') ? ", " : "; all: ", k, state);
 		}
 	}
 	return 0;
@@ -357,10 +357,10 @@ static int add_unit(struct view *v, struct rows *out, json_object *node, int dep
 	if (!worker) {
 		char per[24];
 
+		/* Its restarts against its intensity: "3/5 in 10s". */
 		fmt_secs(per, sizeof(per), jint(node, "period_ms"));
-		textf(row->restarts, sizeof(row->restarts), "%zu/%lld in %s",
-			 jlen(jarr(node, "restarts_in_period")), jint(node, "intensity"), per);
-		textf(row->info, sizeof(row->info), "%s", jstr_or(node, "strategy", "?"));
+		textf(row->info, sizeof(row->info), "%s, %zu/%lld in %s", jstr_or(node, "strategy", "?"),
+		      jlen(jarr(node, "restarts_in_period")), jint(node, "intensity"), per);
 		row->foldable = jlen(kids) > 0;
 		row->folded = row->foldable && view_folded(v, key);
 		for (size_t i = 0; !row->folded && i < jlen(kids); i++) {
@@ -518,15 +518,15 @@ void header_build(const struct view *v, struct header *h)
 void layout_for(int cols, struct layout *lay)
 {
 	static const int fixed[CELLS] = { [CELL_STATE] = 8, [CELL_PID] = 7, [CELL_UPTIME] = 6,
-					  [CELL_RESTARTS] = 11, [CELL_CPU] = 5, [CELL_RSS] = 6 };
+					  [CELL_RESTARTS] = 8, [CELL_CPU] = 5, [CELL_RSS] = 6 };
 	int rest = cols - (CELLS - 1); /* one space between cells */
 
 	for (int i = 0; i < CELLS; i++) {
 		lay->width[i] = fixed[i];
 		rest -= fixed[i];
 	}
-	/* NAME takes 2/3 of what is left, at least 16; INFO the rest. */
-	lay->width[CELL_NAME] = rest * 2 / 3 > 16 ? rest * 2 / 3 : 16;
+	/* NAME takes half of what is left, at least 16; INFO the rest. */
+	lay->width[CELL_NAME] = rest / 2 > 16 ? rest / 2 : 16;
 	lay->width[CELL_INFO] = rest - lay->width[CELL_NAME] > 1 ? rest - lay->width[CELL_NAME] : 1;
 }
 
