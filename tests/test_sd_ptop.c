@@ -575,7 +575,7 @@ Test(ptop, screen_tree_and_fold)
 {
 	start_tree();
 	screen_start();
-	ASSERT_SCREEN("libgp runtime", 10000);
+	ASSERT_SCREEN("running: 2 schedulers", 10000);
 	ASSERT_SCREEN("producer", 1000);
 	/* s: by reductions, then by mailbox: the busy ones on top. */
 	tmux("send-keys s");
@@ -651,7 +651,7 @@ Test(ptop, screen_resize)
 
 	start_tree();
 	screen_start();
-	ASSERT_SCREEN("libgp runtime", 10000);
+	ASSERT_SCREEN("running: 2 schedulers", 10000);
 	screen_line(3, title, sizeof(title));
 	info = strstr(title, "INFO");
 	cr_assert_not_null(info, "%s", title);

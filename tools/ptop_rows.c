@@ -249,7 +249,7 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 	row->gp = g;
 	row->os_pid = g->os_pid;
 	row->wide = true;
-	textf(row->name, sizeof(row->name), "libgp runtime");
+	textf(row->name, sizeof(row->name), "libgp");
 	if (!ans) {
 		textf(row->info, sizeof(row->info), "%s", g->err[0] ? g->err : "asking...");
 		row->color = g->err[0] ? COL_FAILED : COL_DIM;
@@ -275,7 +275,7 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 		row->gp = g;
 		row->node = s;
 		row->wide = true;
-		textf(row->name, sizeof(row->name), "scheduler %lld", jint(s, "id"));
+		textf(row->name, sizeof(row->name), "sched %lld", jint(s, "id"));
 		textf(row->state, sizeof(row->state), "%s", jbool(s, "stalled") ? "stalled" : "");
 		row->color = jbool(s, "stalled") ? COL_STALLED : COL_NONE;
 		if (i < SCHED_MAX && g->util[i] >= 0)
