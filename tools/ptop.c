@@ -273,7 +273,7 @@ static void usage(FILE *f)
 		"      --version       ptop's version\n"
 		"\n"
 		"keys: arrows/j k move, Enter/Space fold, s sort, / filter, r restart, S stop,\n"
-		"      t start, k signal, l logs, ? help, q quit\n"
+		"      t start, K signal, l logs, ? help, q quit (k moves up)\n"
 		"\n"
 		"exit status: 0 done, 1 failed, 2 usage, 3 cannot reach spawnd or the program\n");
 }
