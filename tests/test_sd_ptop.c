@@ -839,3 +839,29 @@ Test(ptop, newer_spawnd_fields)
 	kill(server, SIGKILL);
 	waitpid(server, NULL, 0);
 }
+
+/* States in colour (ready in green), and none with NO_COLOR. */
+Test(ptop, screen_colours)
+{
+	const char *seen;
+
+	start_tree();
+	screen_start();
+	ASSERT_SCREEN("consumer", 10000);
+	tmux("capture-pane -p -e > %s", SCREEN_PATH);
+	seen = slurp(SCREEN_PATH);
+	cr_assert(strstr(seen, "\033[32mready"), "no green ready:\n%s", seen);
+	tmux("kill-server");
+
+	tmux("new-session -d -x 100 -y 30 'env LC_ALL=C.UTF-8 TERM=screen NO_COLOR=1 %s -s %s -d 0.5'",
+	     PTOP, E.sock);
+	ASSERT_SCREEN("consumer", 10000);
+	tmux("capture-pane -p -e > %s", SCREEN_PATH);
+	seen = slurp(SCREEN_PATH);
+	cr_assert(strstr(seen, "ready"), "%s", seen);
+	for (char c = '0'; c <= '7'; c++) {
+		char sgr[8] = { '\033', '[', '3', c, 'm', 0 };
+
+		cr_assert(!strstr(seen, sgr), "colour %c with NO_COLOR:\n%s", c, seen);
+	}
+}
