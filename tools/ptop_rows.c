@@ -299,7 +299,8 @@ static int add_runtime(struct view *v, struct rows *out, struct gp_source *g, in
 		row->node = p;
 		row->wide = true;
 		textf(row->name, sizeof(row->name), "%s", jstr_or(p, "name", jstr_or(p, "pid", "?")));
-		textf(row->state, sizeof(row->state), "%s", stalled ? "stalled" : jstr_or(p, "state", "?"));
+		textf(row->state, sizeof(row->state), "%s",
+		      stalled ? "stalled" : jstr_or(p, "state", "?"));
 		row->color = stalled ? COL_STALLED : COL_NONE;
 		fmt_bytes(heap, sizeof(heap), jint(p, "heap"));
 		textf(row->info, sizeof(row->info),
@@ -351,7 +352,8 @@ static int add_unit(struct view *v, struct rows *out, json_object *node, int dep
 	if (!row)
 		return -ENOMEM;
 	row->node = node;
-	textf(row->name, sizeof(row->name), "%s", jstr(node, "name") && *jstr(node, "name") ? jstr(node, "name") : path);
+	/* The root by its name too: its path is "/". */
+	textf(row->name, sizeof(row->name), "%s", *jstr_or(node, "name", "") ? jstr(node, "name") : path);
 	textf(row->state, sizeof(row->state), "%s", jbool(node, "stalled") ? "stalled" : state);
 	row->color = state_color(state, jbool(node, "stalled"));
 	if (!worker) {
@@ -815,15 +817,18 @@ size_t row_detail(const struct view *v, const struct row *row, char (*out)[512],
 	case ROW_GREEN:
 		LINE("%s %s: %s%s%s", jstr_or(node, "pid", "?"), jstr_or(node, "name", "(no name)"),
 		     jstr_or(node, "state", "?"),
-		     jstr(node, "registered") ? ", registered as " : "", jstr_or(node, "registered", ""));
+		     jstr(node, "registered") ? ", registered as " : "",
+		     jstr_or(node, "registered", ""));
 		LINE("mailbox %lld, reductions %lld, heap %lld bytes, links %lld, monitors %lld",
 		     jint(node, "mailbox"), jint(node, "reductions"), jint(node, "heap"),
 		     jint(node, "links"), jint(node, "monitors"));
 		if (json_object_is_type(jget(node, "stall_ms"), json_type_int))
-			LINE("stalled: computing for %lld ms without calling libgp", jint(node, "stall_ms"));
+			LINE("stalled: computing for %lld ms without calling libgp",
+			     jint(node, "stall_ms"));
 		return n;
 	case ROW_SCHED:
-		LINE("%s: runq %lld, switches %lld, steals %lld, io submitted %lld, completed %lld, cpu %lld ms",
+		LINE("%s: runq %lld, switches %lld, steals %lld, io submitted %lld, "
+		     "completed %lld, cpu %lld ms",
 		     row->name, jint(node, "runq"), jint(node, "switches"), jint(node, "steals"),
 		     jint(node, "io_submitted"), jint(node, "io_completed"), jint(node, "cpu_ms"));
 		return n;

@@ -188,18 +188,16 @@ static void draw_logs(struct screen *s)
 	json_object *lines = !strcmp(s->v->link->logs_for, s->logs_of) ?
 				     jarr(s->v->link->logs, "lines") :
 				     NULL;
-	size_t n = jlen(lines);
-	int h = LINES - 2;
+	size_t n = jlen(lines), h = LINES > 2 ? (size_t)LINES - 2 : 1;
+	size_t first = n > h ? n - h : 0; /* the last lines that fit */
 	char title[PATH_MAX + 64];
 
 	erase();
 	textf(title, sizeof(title), "logs of %s (l, q or Esc: back)%s", s->logs_of,
-		 lines ? "" : ": asking...");
+	      lines ? "" : ": asking...");
 	put_line(0, title, A_BOLD);
-	for (int i = 0; i < h && (size_t)i < n; i++)
-		put_text(s, 1 + i,
-			 json_object_get_string(jidx(lines, n - (size_t)(n < (size_t)h ? n : (size_t)h) + (size_t)i)),
-			 0);
+	for (size_t i = first; i < n; i++)
+		put_text(s, 1 + (int)(i - first), json_object_get_string(jidx(lines, i)), 0);
 }
 
 static void draw(struct screen *s)

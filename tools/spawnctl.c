@@ -43,8 +43,8 @@ enum {
 	EXIT_UNREACHABLE = 3,
 };
 
-#define WIDTH         80           /* columns of status and tree output */
-#define MARGIN_MS     5000         /* waited for a response beyond --timeout */
+#define WIDTH     80   /* columns of status and tree output */
+#define MARGIN_MS 5000 /* waited for a response beyond --timeout */
 
 struct ctl;
 
