@@ -364,6 +364,66 @@ static void assert_golden(const char *name, const char *norm)
 			 norm, want);
 }
 
+/* ---- the screen, in tmux ----------------------------------------------------------------- */
+
+static void tmux(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void tmux(const char *fmt, ...)
+{
+	char args[2048], cmd[PATH_MAX + 2048 + 16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "tmux -S %s %s", TMUX_SOCK, args);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* ptop on a 100x30 terminal in tmux; skipped without tmux. */
+static void screen_start(void)
+{
+	if (system("command -v tmux >/dev/null 2>&1") != 0)
+		cr_skip_test("tmux is not installed (make deps installs it)");
+	snprintf(TMUX_SOCK, sizeof(TMUX_SOCK), "%s/tmux.sock", E.dir);
+	tmux("new-session -d -x 100 -y 30 'env LC_ALL=C.UTF-8 TERM=screen %s -s %s -d 0.5'", PTOP,
+	     E.sock);
+}
+
+static const char *screen(void)
+{
+	tmux("capture-pane -p > %s", SCREEN_PATH);
+	return slurp(SCREEN_PATH);
+}
+
+static bool screen_has(const char *needle, long timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+
+	do {
+		if (strstr(screen(), needle))
+			return true;
+		msleep(50);
+	} while (ms_now() < until);
+	return false;
+}
+
+#define ASSERT_SCREEN(needle, ms) \
+	cr_assert(screen_has(needle, ms), "the screen lacks \"%s\":\n%s", needle, screen())
+
+/* Line n (from 0) of the screen. */
+static void screen_line(int n, char *buf, size_t size)
+{
+	const char *s = screen();
+
+	for (; n > 0 && s; n--) {
+		s = strchr(s, '\n');
+		s = s ? s + 1 : NULL;
+	}
+	cr_assert_not_null(s);
+	snprintf(buf, size, "%.*s", (int)strcspn(s, "\n"), s);
+}
+
 /* ---- batch and JSON ------------------------------------------------------------------------ */
 
 Test(ptop, batch_golden)
@@ -503,6 +563,19 @@ Test(ptop, crowd_by_pid)
 		json_object_put(o);
 	}
 
+	/* The screen on it: the runtime, the busy ones first once sorted by
+	 * mailbox. */
+	if (system("command -v tmux >/dev/null 2>&1") == 0) {
+		snprintf(TMUX_SOCK, sizeof(TMUX_SOCK), "%s/tmux.sock", E.dir);
+		tmux("new-session -d -x 100 -y 30 'env LC_ALL=C.UTF-8 GP_INTROSPECT_DIR=%s %s -p %s "
+		     "-d 0.5 --sort mailbox'",
+		     E.dir, PTOP, pid);
+		ASSERT_SCREEN("libgp program", 5000);
+		ASSERT_SCREEN("100007 processes", 5000);
+		ASSERT_SCREEN("busy-5", 5000);
+		tmux("send-keys q");
+	}
+
 	/* Gone: said, exit 3. */
 	kill(crowd_pid, SIGKILL);
 	waitpid(crowd_pid, NULL, 0);
@@ -511,65 +584,7 @@ Test(ptop, crowd_by_pid)
 	cr_assert(strstr(ERR, "no introspection socket"), "%s", ERR);
 }
 
-/* ---- the screen, in tmux ----------------------------------------------------------------- */
-
-static void tmux(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void tmux(const char *fmt, ...)
-{
-	char args[2048], cmd[PATH_MAX + 2048 + 16];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "tmux -S %s %s", TMUX_SOCK, args);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-/* ptop on a 100x30 terminal in tmux; skipped without tmux. */
-static void screen_start(void)
-{
-	if (system("command -v tmux >/dev/null 2>&1") != 0)
-		cr_skip_test("tmux is not installed (make deps installs it)");
-	snprintf(TMUX_SOCK, sizeof(TMUX_SOCK), "%s/tmux.sock", E.dir);
-	tmux("new-session -d -x 100 -y 30 'env LC_ALL=C.UTF-8 TERM=screen %s -s %s -d 0.5'", PTOP,
-	     E.sock);
-}
-
-static const char *screen(void)
-{
-	tmux("capture-pane -p > %s", SCREEN_PATH);
-	return slurp(SCREEN_PATH);
-}
-
-static bool screen_has(const char *needle, long timeout_ms)
-{
-	long long until = ms_now() + timeout_ms;
-
-	do {
-		if (strstr(screen(), needle))
-			return true;
-		msleep(50);
-	} while (ms_now() < until);
-	return false;
-}
-
-#define ASSERT_SCREEN(needle, ms) \
-	cr_assert(screen_has(needle, ms), "the screen lacks \"%s\":\n%s", needle, screen())
-
-/* Line n (from 0) of the screen. */
-static void screen_line(int n, char *buf, size_t size)
-{
-	const char *s = screen();
-
-	for (; n > 0 && s; n--) {
-		s = strchr(s, '\n');
-		s = s ? s + 1 : NULL;
-	}
-	cr_assert_not_null(s);
-	snprintf(buf, size, "%.*s", (int)strcspn(s, "\n"), s);
-}
+/* ---- the screen ------------------------------------------------------------------------- */
 
 Test(ptop, screen_tree_and_fold)
 {
@@ -853,6 +868,8 @@ Test(ptop, screen_colours)
 	cr_assert(strstr(seen, "\033[32mready"), "no green ready:\n%s", seen);
 	tmux("kill-server");
 
+	/* A new server (on a socket of its own: the last may still be going). */
+	snprintf(TMUX_SOCK, sizeof(TMUX_SOCK), "%s/tmux2.sock", E.dir);
 	tmux("new-session -d -x 100 -y 30 'env LC_ALL=C.UTF-8 TERM=screen NO_COLOR=1 %s -s %s -d 0.5'",
 	     PTOP, E.sock);
 	ASSERT_SCREEN("consumer", 10000);
