@@ -200,7 +200,6 @@ void sd_retired_sweep(struct sd_daemon *d)
 }
 
 
-/* The name to show: the full path, or the root's name. */
 /* A restart now, counted in its second's slot (status: restarts in the
  * last minute). */
 void sd_count_restart(struct sd_daemon *d)
@@ -225,6 +224,7 @@ uint64_t sd_restarts_last_minute(const struct sd_daemon *d)
 	return n;
 }
 
+/* The name to show: the full path, or the root's name. */
 static const char *unit_name(const struct sd_unit *u)
 {
 	return u->node->path[0] ? u->node->path : u->node->name;

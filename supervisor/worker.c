@@ -576,16 +576,10 @@ static int open_output(const struct sd_node *n, enum sd_output mode, const char 
 	return -EINVAL;
 }
 
-/*
- * Where a libgp program among the workers serves its introspection socket
- * (libgp(7)): GP_INTROSPECT_DIR=<folder of the control socket>.gp/<uid>, a
- * folder of the worker's own user (0700), so that ptop finds every
- * program's socket beside spawnd's, and only that user and root may
- * connect. Not if the worker's env sets it, or without a control socket.
- */
-/* The folder alone, made and owned as gp_dir says: 0 or -errno (-EEXIST:
- * the worker's env sets its own; -ENOENT: no control socket). Status
- * reports it, so that ptop finds the socket of the worker's pid there. */
+/* The folder of a worker's introspection socket, which gp_dir below makes:
+ * 0; -EEXIST with the folder its env sets instead; -ENOENT without a
+ * control socket; -ENAMETOOLONG. Status reports it, so that ptop finds the
+ * socket of the worker's pid there. */
 int sd_worker_gp_dir(const struct sd_unit *u, char *out, size_t size)
 {
 	const struct sd_daemon *d = u->d;
@@ -601,6 +595,13 @@ int sd_worker_gp_dir(const struct sd_unit *u, char *out, size_t size)
 	return 0;
 }
 
+/*
+ * Where a libgp program among the workers serves its introspection socket
+ * (libgp(7)): GP_INTROSPECT_DIR=<folder of the control socket>.gp/<uid>, a
+ * folder of the worker's own user (0700), so that ptop finds every
+ * program's socket beside spawnd's, and only that user and root may
+ * connect. Not if the worker's env sets it, or without a control socket.
+ */
 static int gp_dir(const struct sd_unit *u, char *out, size_t size)
 {
 	uid_t uid = u->set_ids ? u->uid : geteuid();

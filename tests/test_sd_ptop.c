@@ -469,6 +469,28 @@ Test(ptop, json_golden)
 	assert_golden("ptop_json", norm);
 }
 
+/* spawnd's count of the restarts of the last minute, and a worker's. */
+Test(ptop, restarts_counted)
+{
+	json_object *o, *sd, *n;
+
+	write_conf(&E, "name = \"t\"; strategy = \"one_for_one\"; intensity = 10; period = 60;\n"
+		       "children = ( { name = \"flaky\"; exec = [ \"@T\", \"exit\", \"1\", \"50\" ]; "
+		       "backoff = { initial = \"10ms\"; max = \"10ms\"; }; } );");
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "flaky: restarting", 2, 10000);
+	cr_assert_eq(PTOP("--json"), 0, "%s", ERR);
+	o = json_tokener_parse(OUT);
+	cr_assert_not_null(o, "%s", OUT);
+	cr_assert(json_object_object_get_ex(o, "spawnd", &sd));
+	cr_assert(json_object_object_get_ex(sd, "restarts_last_minute", &n));
+	cr_assert_geq(json_object_get_int(n), 2, "%s", OUT);
+	json_object_put(o);
+	cr_assert_eq(PTOP("-b", "-n", "1"), 0, "%s", ERR);
+	cr_assert(!strstr(OUT, ", 0 restarts in the last minute"), "%s", OUT);
+	cr_assert(strstr(OUT, "exit 1"), "%s", OUT);
+}
+
 Test(ptop, unreachable_and_usage)
 {
 	char sock[PATH_MAX + 16];
