@@ -61,11 +61,12 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 # ---- dependencies (Debian packages) -----------------------------------------
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
-	     libsystemd-dev
+	     libsystemd-dev libncurses-dev
 # bash-completion: where completions go, and their test; systemd:
 # systemd-analyze for the units' check (PID 1 stays what it is);
-# systemd-container and debootstrap: the test under a real systemd.
-DEB_TEST  := libcriterion-dev groff-base bash-completion systemd systemd-container debootstrap
+# systemd-container and debootstrap: the test under a real systemd;
+# tmux: ptop's screen, driven by its tests.
+DEB_TEST  := libcriterion-dev groff-base bash-completion systemd systemd-container debootstrap tmux
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
@@ -92,7 +93,8 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd ncursesw 2>/dev/null || \
+	    ! command -v tmux >/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null || ! command -v groff >/dev/null || \
@@ -110,6 +112,8 @@ SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 JSON_CFLAGS   = $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 JSON_LIBS     = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
+CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 
 # ---- libgp -------------------------------------------------------------------
 
@@ -192,18 +196,29 @@ spawnd: $(SPAWND)
 # ---- tools -----------------------------------------------------------------------
 
 SPAWNCTL := $(B)/spawnctl
+PTOP     := $(B)/ptop
+PTOP_OBJS := $(B)/tools/ptop.o $(B)/tools/ptop_source.o $(B)/tools/ptop_rows.o \
+	     $(B)/tools/ptop_screen.o $(B)/tools/client.o
 
 $(B)/tools/%.o: tools/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Isupervisor $(SD_CFLAGS) $(CURSES_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
-$(SPAWNCTL): $(B)/tools/spawnctl.o $(LIBSD)
+$(SPAWNCTL): $(B)/tools/spawnctl.o $(B)/tools/client.o $(LIBSD)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS)
 
 .PHONY: spawnctl
 spawnctl: $(SPAWNCTL)
+
+# libspawnd for the signal names (request.c), as spawnctl.
+$(PTOP): $(PTOP_OBJS) $(LIBSD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(SD_LIBS) $(CURSES_LIBS)
+
+.PHONY: ptop
+ptop: $(PTOP)
 
 # ---- programs linked with libgp ----------------------------------------------
 
@@ -230,7 +245,8 @@ GP_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_gp_*.c))
 SV_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sv_*.c))
 SD_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_sd_*.c))
 SD_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
-SD_TEST_DEPS := $(SPAWND) $(SPAWNCTL) $(SD_PROGS)
+GP_PROGS := $(patsubst tests/gpprogs/%.c,$(B)/tests/gpprogs/%,$(wildcard tests/gpprogs/*.c))
+SD_TEST_DEPS := $(SPAWND) $(SPAWNCTL) $(PTOP) $(SD_PROGS) $(GP_PROGS)
 TESTS    := $(GP_TESTS) $(SV_TESTS) $(SD_TESTS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build runs
@@ -261,6 +277,12 @@ $(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Isupervisor $(SD_CFLAGS) $(CRIT_CFLAGS) \
 		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
 
+# libgp programs that the ptop tests watch.
+$(B)/tests/gpprogs/%: tests/gpprogs/%.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
 # Programs the spawnd tests run as children (built without sanitizers: they
 # are the supervised, not the supervisor).
 $(B)/tests/progs/%: tests/progs/%.c
@@ -286,7 +308,8 @@ CHECK_TESTS := $(TESTS)
 endif
 
 # Where the spawnd tests find their binaries.
-TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
+TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) PTOP=$(PTOP) CROWD=$(B)/tests/gpprogs/crowd \
+	    SDTEST=$(B)/tests/progs/sdtest \
 	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
 
 # Built by `make check` too, so that a change that breaks a benchmark's C
@@ -436,10 +459,8 @@ bashcompdir ?= $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-complet
 # What install put where (paths without DESTDIR), for uninstall.
 MANIFEST := $(datadir)/spawnd/install-manifest
 
-# Programs installed in bindir. ptop joins them when its build rule is in
-# (tools/ptop.c): add $(PTOP) here, and its completion and man page follow.
-PTOP         := $(B)/ptop
-BIN_PROGRAMS := $(SPAWNCTL)
+# Programs installed in bindir (each with its completion and man page).
+BIN_PROGRAMS := $(SPAWNCTL) $(PTOP)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 COMPLETIONS := spawnd $(notdir $(BIN_PROGRAMS))
@@ -493,7 +514,7 @@ uninstall:
 
 .DEFAULT_GOAL := all
 .PHONY: all clean
-all: libgp $(SPAWND) $(SPAWNCTL) $(EXAMPLES) $(TESTS) $(BENCH_C)
+all: libgp $(SPAWND) $(SPAWNCTL) $(PTOP) $(EXAMPLES) $(TESTS) $(BENCH_C)
 
 clean:
 	rm -rf build

@@ -1024,6 +1024,7 @@ static void write_runtime(struct jbuf *b, struct gp_runtime *rt, struct stalled 
 		struct gp_sched *s = rt->sched[i];
 		bool is_stalled = atomic_load_explicit(&s->stalled, memory_order_acquire);
 		struct gp_proc *running = atomic_load_explicit(&s->running, memory_order_relaxed);
+		struct timespec cpu;
 
 		spawned += atomic_load_explicit(&s->spawned, memory_order_relaxed);
 		jbuf_printf(b, "%s{\"id\":%u,\"runq\":%" PRIu32, i ? "," : "", s->id, runq_len(s));
@@ -1032,8 +1033,15 @@ static void write_runtime(struct jbuf *b, struct gp_runtime *rt, struct stalled 
 			    atomic_load_explicit(&s->steals, memory_order_relaxed));
 		jbuf_printf(b, ",\"stalled\":%s,\"io_submitted\":%" PRIu64, is_stalled ? "true" : "false",
 			    atomic_load_explicit(&s->io_submitted, memory_order_relaxed));
-		jbuf_printf(b, ",\"io_completed\":%" PRIu64 "}",
+		jbuf_printf(b, ",\"io_completed\":%" PRIu64,
 			    atomic_load_explicit(&s->io_completed, memory_order_relaxed));
+		/* The thread's CPU time, for a client's utilisation (its clock
+		 * is readable from any thread); null without one. */
+		if (s->cpu_clock != CLOCK_MONOTONIC && clock_gettime(s->cpu_clock, &cpu) == 0)
+			jbuf_printf(b, ",\"cpu_ms\":%" PRIu64 "}",
+				    (uint64_t)cpu.tv_sec * 1000u + (uint64_t)cpu.tv_nsec / 1000000u);
+		else
+			jbuf_lit(b, ",\"cpu_ms\":null}");
 		if (is_stalled && running) {
 			uint64_t since = atomic_load_explicit(&s->stall_start_ns, memory_order_relaxed);
 

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,37 @@ json_object *sd_exit_json(const struct sd_exit *e)
 	return o;
 }
 
+/* Where a running worker, if it is a libgp program, serves introspection
+ * (libgp(7)): DIR/PID.sock, in the folder spawnd gave it or the one its
+ * env sets; null if it runs without one. */
+static json_object *introspect_json(const struct sd_unit *u, const struct sd_run *run)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int r;
+
+	if (!run)
+		return NULL;
+	r = sd_worker_gp_dir(u, dir, sizeof(dir));
+	if ((r < 0 && r != -EEXIST) || !dir[0])
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%d.sock", dir, (int)run->pid);
+	return json_object_new_string(path);
+}
+
+/* spawnd itself, beside the tree's status. */
+static json_object *daemon_json(const struct sd_daemon *d)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pid", json_object_new_int(d->self));
+	json_object_object_add(o, "uptime_ms",
+			       json_object_new_int64((int64_t)((sd_now_ns() - d->started_ns) / 1000000u)));
+	json_object_object_add(o, "config", d->cfg_file ? json_object_new_string(d->cfg_file) : NULL);
+	json_object_object_add(o, "restarts_last_minute",
+			       json_object_new_int64((int64_t)sd_restarts_last_minute(d)));
+	return o;
+}
+
 static json_object *unit_json(const struct sd_unit *u)
 {
 	const struct sd_node *n = u->node;
@@ -179,6 +211,7 @@ static json_object *unit_json(const struct sd_unit *u)
 		json_object_object_add(o, "last_exit", sd_exit_json(&u->last));
 		json_object_object_add(o, "stalled", json_object_new_boolean(u->stalled));
 		json_object_object_add(o, "status_text", json_object_new_string(run ? run->status : ""));
+		json_object_object_add(o, "introspect", introspect_json(u, run));
 		return o;
 	}
 	uint64_t times[256];
@@ -514,6 +547,7 @@ void sd_command(struct sd_client *c, struct sd_request *req)
 		} else {
 			resp = sd_response_ok(req);
 			json_object_object_add(resp, "status", unit_json(u));
+			json_object_object_add(resp, "spawnd", daemon_json(d));
 		}
 		sd_client_send_json(c, resp);
 		break;

@@ -240,6 +240,7 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	d.log.verbose = o->verbose;
 	d.cfg_file = o->from_file ? cfg->file : NULL;
 	d.self = getpid();
+	d.started_ns = sd_now_ns();
 	/* Orphans of our workers' trees come to us, to be reaped and killed. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		sd_log(&d.log, "warning: cannot become a subreaper: %s", strerror(errno));

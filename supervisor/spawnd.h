@@ -165,6 +165,13 @@ struct sd_daemon {
 	int exit_status;
 	char *notify_dir; /* where workers' NOTIFY_SOCKETs live */
 	char *gp_dir_base; /* <control socket's folder>.gp: workers' libgp introspection */
+	uint64_t started_ns; /* sd_now_ns() at start, for status's uptime */
+	/* Restarts per second over the last minute, for status: slot s % 60
+	 * counts the restarts of second s (written by the loop thread only). */
+	struct {
+		uint64_t sec;
+		uint64_t count;
+	} restarts_by_sec[60];
 };
 
 /* tree.c */
@@ -181,12 +188,15 @@ void sd_tree_shutdown(struct sd_daemon *d);
 void sd_drive(struct sd_unit *sup);
 void sd_child_exited(struct sd_unit *u, bool normal);
 void sd_child_ready(struct sd_unit *u);
+void sd_count_restart(struct sd_daemon *d);
+uint64_t sd_restarts_last_minute(const struct sd_daemon *d);
 
 /* worker.c */
 int sd_worker_prepare(struct sd_unit *u, char *err, size_t errlen);
 void sd_worker_release(struct sd_unit *u);
 int sd_worker_start(struct sd_unit *u);
 void sd_worker_stop(struct sd_unit *u);
+int sd_worker_gp_dir(const struct sd_unit *u, char *out, size_t size);
 void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info);
 void sd_arm_wait(struct sd_daemon *d);
 void sd_worker_drain(struct sd_daemon *d);

@@ -202,6 +202,30 @@ void sd_retired_sweep(struct sd_daemon *d)
 }
 
 
+/* A restart now, counted in its second's slot (status: restarts in the
+ * last minute). */
+void sd_count_restart(struct sd_daemon *d)
+{
+	uint64_t sec = sd_now_ns() / 1000000000u;
+	__typeof__(d->restarts_by_sec[0]) *slot = &d->restarts_by_sec[sec % 60];
+
+	if (slot->sec != sec) {
+		slot->sec = sec;
+		slot->count = 0;
+	}
+	slot->count++;
+}
+
+uint64_t sd_restarts_last_minute(const struct sd_daemon *d)
+{
+	uint64_t sec = sd_now_ns() / 1000000000u, n = 0;
+
+	for (size_t i = 0; i < 60; i++)
+		if (d->restarts_by_sec[i].count && sec - d->restarts_by_sec[i].sec < 60)
+			n += d->restarts_by_sec[i].count;
+	return n;
+}
+
 /* The name to show: the full path, or the root's name. */
 static const char *unit_name(const struct sd_unit *u)
 {
@@ -357,6 +381,7 @@ void sd_child_exited(struct sd_unit *u, bool normal)
 				     sv_strategy_name(p->sv.strategy), why);
 		if (u->node->kind == SD_WORKER)
 			u->restarts++;
+		sd_count_restart(d);
 		sd_event_restarted(d, p, &plan);
 		break;
 	case SV_GIVE_UP:

@@ -584,6 +584,25 @@ static int open_output(const struct sd_node *n, enum sd_output mode, const char 
 	return -EINVAL;
 }
 
+/* The folder of a worker's introspection socket, which gp_dir below makes:
+ * 0; -EEXIST with the folder its env sets instead; -ENOENT without a
+ * control socket; -ENAMETOOLONG. Status reports it, so that ptop finds the
+ * socket of the worker's pid there. */
+int sd_worker_gp_dir(const struct sd_unit *u, char *out, size_t size)
+{
+	const struct sd_daemon *d = u->d;
+	uid_t uid = u->set_ids ? u->uid : geteuid();
+
+	if (!d->gp_dir_base)
+		return -ENOENT;
+	for (char **e = u->envp; *e; e++)
+		if (strncmp(*e, "GP_INTROSPECT_DIR=", 18) == 0)
+			return snprintf(out, size, "%s", *e + 18) >= (int)size ? -ENAMETOOLONG : -EEXIST;
+	if (snprintf(out, size, "%s/%u", d->gp_dir_base, (unsigned)uid) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /*
  * Where a libgp program among the workers serves its introspection socket
  * (libgp(7)): GP_INTROSPECT_DIR=<folder of the control socket>.gp/<uid>, a
@@ -593,19 +612,14 @@ static int open_output(const struct sd_node *n, enum sd_output mode, const char 
  */
 static int gp_dir(const struct sd_unit *u, char *out, size_t size)
 {
-	const struct sd_daemon *d = u->d;
 	uid_t uid = u->set_ids ? u->uid : geteuid();
 	gid_t gid = u->set_ids ? u->gid : getegid();
 	char dir[PATH_MAX];
 	struct stat st;
+	int r = sd_worker_gp_dir(u, dir, sizeof(dir));
 
-	if (!d->gp_dir_base)
-		return -ENOENT;
-	for (char **e = u->envp; *e; e++)
-		if (strncmp(*e, "GP_INTROSPECT_DIR=", 18) == 0)
-			return -EEXIST;
-	if (snprintf(dir, sizeof(dir), "%s/%u", d->gp_dir_base, (unsigned)uid) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
+	if (r < 0)
+		return r;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	/* Ours to hand over, never followed through a link. */

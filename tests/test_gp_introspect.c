@@ -524,7 +524,7 @@ Test(introspect, schema, .timeout = 60)
 		json_object *s = json_object_array_get_idx(per, i);
 
 		CHECK_KEYS(s, "id", "runq", "switches", "steals", "stalled", "io_submitted",
-			   "io_completed");
+			   "io_completed", "cpu_ms");
 		cr_assert_eq(get_int(s, "id"), (int64_t)i);
 		cr_assert_geq(get_int(s, "runq"), 0);
 		cr_assert_geq(get_int(s, "switches"), 0);
@@ -532,6 +532,8 @@ Test(introspect, schema, .timeout = 60)
 		cr_assert(json_object_is_type(get(s, "stalled"), json_type_boolean));
 		cr_assert(!json_object_get_boolean(get(s, "stalled")));
 		cr_assert_geq(get_int(s, "io_submitted"), get_int(s, "io_completed"));
+		cr_assert(json_object_is_type(get(s, "cpu_ms"), json_type_int));
+		cr_assert_geq(get_int(s, "cpu_ms"), 0);
 	}
 	/* the first process, 8 of the zoo, the server */
 	cr_assert_eq(get_int(rt, "processes"), 9);

@@ -22,20 +22,16 @@
 #include <langinfo.h>
 #include <limits.h>
 #include <locale.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
-#include <wctype.h>
 
+#include "client.h"
 #include "request.h"
 
 #define SPAWNCTL_VERSION "0.1.0"
@@ -47,10 +43,8 @@ enum {
 	EXIT_UNREACHABLE = 3,
 };
 
-#define WIDTH         80           /* columns of status and tree output */
-#define MARGIN_MS     5000         /* waited for a response beyond --timeout */
-#define RESPONSE_MAX  (256u << 20) /* bytes in one line from spawnd */
-#define JSON_DEPTH    1024         /* a status nests 2 levels per tree level */
+#define WIDTH     80   /* columns of status and tree output */
+#define MARGIN_MS 5000 /* waited for a response beyond --timeout */
 
 struct ctl;
 
@@ -76,10 +70,7 @@ struct ctl {
 	bool utf8;              /* the locale's charset: box drawing and "…" */
 	sigset_t waitmask;      /* streams: the mask while waiting, SIGINT and SIGTERM let in */
 
-	int fd;
-	char *in;               /* bytes received: [inoff, inlen) not yet returned */
-	size_t inoff, inlen, incap;
-	size_t inscan;          /* [inoff, inscan) has no newline */
+	struct conn conn;
 };
 
 /* Set by SIGINT or SIGTERM while a stream waits; a signal handler can only
@@ -91,233 +82,7 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the connection ---------------------------------------------------------------------- */
-
-/* spawnd's own default (sd_control_default_path): -ENOENT without a usable
- * XDG_RUNTIME_DIR. */
-static int default_path(char *buf, size_t size)
-{
-	const char *rt;
-	int n;
-
-	if (geteuid() == 0) {
-		n = snprintf(buf, size, "/run/spawnd/control");
-	} else {
-		rt = getenv("XDG_RUNTIME_DIR");
-		if (!rt || rt[0] != '/')
-			return -ENOENT;
-		n = snprintf(buf, size, "%s/spawnd/control", rt);
-	}
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Connect to c->path; a connect or send that waits longer than timeout_ms
- * (spawnd's backlog full: its loop is stuck) fails with -EAGAIN. */
-static int conn_open(struct ctl *c, long long timeout_ms)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	size_t len = strlen(c->path);
-	int fd, r;
-
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, c->path, len + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A Unix socket's connect waits for room in the backlog as long as
-	 * SO_SNDTIMEO allows. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	c->fd = fd;
-	return 0;
-}
-
-static int conn_send(struct ctl *c, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * The next line from spawnd, its newline replaced by a NUL, valid until the
- * next call: 1 and *ret_line and *ret_len. 0 at the end of the stream (a
- * last line without its newline is dropped: spawnd died writing it).
- * -ETIMEDOUT past deadline (CLOCK_MONOTONIC ms; -1: none); -EINTR once a
- * stream's SIGINT or SIGTERM came; -EMSGSIZE for a line past RESPONSE_MAX;
- * -ENOMEM; recv's -errno.
- */
-static int conn_read_line(struct ctl *c, long long deadline, char **ret_line, size_t *ret_len)
-{
-	for (;;) {
-		char *nl = c->inscan < c->inlen ? memchr(c->in + c->inscan, '\n', c->inlen - c->inscan) :
-						  NULL;
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		struct timespec ts, *tsp = NULL;
-		ssize_t n;
-
-		if (nl) {
-			*nl = '\0';
-			*ret_line = c->in + c->inoff;
-			*ret_len = (size_t)(nl - *ret_line);
-			c->inoff = c->inscan = (size_t)(nl + 1 - c->in);
-			return 1;
-		}
-		c->inscan = c->inlen;
-		if (c->inoff) {
-			memmove(c->in, c->in + c->inoff, c->inlen - c->inoff);
-			c->inlen -= c->inoff;
-			c->inscan -= c->inoff;
-			c->inoff = 0;
-		}
-		if (c->inlen == c->incap) {
-			size_t cap = c->incap ? c->incap * 2 : 65536;
-			char *in;
-
-			if (c->incap >= RESPONSE_MAX)
-				return -EMSGSIZE;
-			in = realloc(c->in, cap);
-			if (!in)
-				return -ENOMEM;
-			c->in = in;
-			c->incap = cap;
-		}
-		if (stop_signal)
-			return -EINTR;
-		if (deadline >= 0) {
-			long long left = deadline - mono_ms();
-
-			if (left <= 0)
-				return -ETIMEDOUT;
-			ts.tv_sec = left / 1000;
-			ts.tv_nsec = (left % 1000) * 1000000;
-			tsp = &ts;
-		}
-		/* The signals a stream stops on are blocked except here, so
-		 * that one cannot come between the check above and the wait. */
-		if (ppoll(&pfd, 1, tsp, c->stream ? &c->waitmask : NULL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!pfd.revents)
-			continue;
-		n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, 0);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return 0;
-		c->inlen += (size_t)n;
-	}
-}
-
-static void conn_close(struct ctl *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->in);
-	c->in = NULL;
-}
-
 /* ---- JSON -------------------------------------------------------------------------------- */
-
-/* o[key], or NULL if o is not an object, has no key, or it is null. */
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static const char *jstr_or(json_object *o, const char *key, const char *def)
-{
-	const char *s = jstr(o, key);
-
-	return s ? s : def;
-}
-
-static long long jint(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return json_object_is_type(v, json_type_int) ? (long long)json_object_get_int64(v) : 0;
-}
-
-static bool jbool(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-/* o[key] if it is an array, else NULL. */
-static json_object *jarr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
-
-	return json_object_is_type(v, json_type_array) ? v : NULL;
-}
-
-static size_t jlen(json_object *arr)
-{
-	return arr ? json_object_array_length(arr) : 0;
-}
-
-/* A line from spawnd as a JSON object, or NULL. */
-static json_object *parse_object(const char *line, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	json_object *o = NULL;
-
-	if (!tok || len > INT_MAX)
-		goto cleanup;
-	o = json_tokener_parse_ex(tok, line, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
-	}
-cleanup:
-	if (tok)
-		json_tokener_free(tok);
-	return o;
-}
 
 /* --json: the object as the line it came as. */
 static int print_json(json_object *o)
@@ -334,151 +99,6 @@ static int print_json(json_object *o)
 	return EXIT_DONE;
 }
 
-/* ---- text that fits ---------------------------------------------------------------------- */
-
-/*
- * The next character of s (len bytes left): its length in bytes, and in
- * *ret_width the columns it takes. A control character, or bytes that are
- * no character in the locale, come out as '?' (*ret_bad), so that what
- * spawnd relays from its children cannot move the cursor.
- */
-static size_t next_char(const char *s, size_t len, mbstate_t *st, int *ret_width, bool *ret_bad)
-{
-	wchar_t wc;
-	size_t n = mbrtowc(&wc, s, len, st);
-	int w;
-
-	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-		memset(st, 0, sizeof(*st));
-		*ret_width = 1;
-		*ret_bad = true;
-		return 1;
-	}
-	w = wcwidth(wc);
-	*ret_bad = w < 0 || iswcntrl((wint_t)wc);
-	*ret_width = *ret_bad ? 1 : w;
-	return n;
-}
-
-static size_t text_width(const char *s)
-{
-	size_t len = strlen(s), w = 0;
-	mbstate_t st = { 0 };
-	bool bad;
-	int cw;
-
-	for (size_t i = 0; i < len; w += (size_t)cw)
-		i += next_char(s + i, len - i, &st, &cw, &bad);
-	return w;
-}
-
-/* Print the characters of s whose columns fall in [from, to); the columns
- * printed (fewer where a wide character straddles an end). */
-static size_t put_span(FILE *f, const char *s, size_t from, size_t to)
-{
-	size_t len = strlen(s), col = 0, w = 0;
-	mbstate_t st = { 0 };
-	bool bad;
-	int cw;
-
-	for (size_t i = 0, n; i < len; i += n, col += (size_t)cw) {
-		n = next_char(s + i, len - i, &st, &cw, &bad);
-		if (col < from || col + (size_t)cw > to)
-			continue;
-		if (bad)
-			fputc('?', f);
-		else
-			fwrite(s + i, 1, n, f);
-		w += (size_t)cw;
-	}
-	return w;
-}
-
-enum cut { CUT_END, CUT_MIDDLE };
-
-/*
- * Print s in at most cols columns: whole, or with its end (or middle) left
- * out for an ellipsis; with pad, filled with spaces to cols. A path keeps
- * both ends when cut in the middle: where it is, and what it is.
- */
-static void put_fit(struct ctl *c, const char *s, size_t cols, enum cut cut, bool pad)
-{
-	const char *ell = c->utf8 ? "\u2026" : "...";
-	size_t w = text_width(s), ew = c->utf8 ? 1 : 3;
-
-	if (w <= cols) {
-		w = put_span(stdout, s, 0, w);
-	} else if (cols <= ew) {
-		w = put_span(stdout, s, 0, cols);
-	} else if (cut == CUT_END) {
-		w = put_span(stdout, s, 0, cols - ew) + ew;
-		fputs(ell, stdout);
-	} else {
-		size_t head = (cols - ew) / 3, tail = cols - ew - head, all = w;
-
-		w = put_span(stdout, s, 0, head) + ew;
-		fputs(ell, stdout);
-		w += put_span(stdout, s, all - tail, all);
-	}
-	for (; pad && w < cols; w++)
-		fputc(' ', stdout);
-}
-
-static void put_right(const char *s, size_t cols)
-{
-	for (size_t w = strlen(s); w < cols; w++)
-		fputc(' ', stdout);
-	fputs(s, stdout);
-}
-
-/* ---- formats ----------------------------------------------------------------------------- */
-
-/* How a path is shown: the root as "/". */
-static const char *shown(const char *path)
-{
-	return !path ? "?" : !path[0] ? "/" : path;
-}
-
-/* 5s, 3m12s, 2h05m, 3d04h. */
-static void fmt_uptime(char *buf, size_t size, long long ms)
-{
-	long long s = ms / 1000;
-
-	if (s < 60)
-		snprintf(buf, size, "%llds", s);
-	else if (s < 3600)
-		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(buf, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(buf, size, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
-}
-
-/* A configured duration, as spawnd logs it: 60s, 0.5s. */
-static void fmt_secs(char *buf, size_t size, long long ms)
-{
-	snprintf(buf, size, "%gs", (double)ms / 1000);
-}
-
-/* A last_exit in a few words: exit 1, SIGSEGV (core), could not start. */
-static void fmt_last_exit(char *buf, size_t size, json_object *le)
-{
-	const char *sig = jstr(le, "signal");
-
-	if (!le)
-		snprintf(buf, size, "-");
-	else if (jbool(le, "start_failed"))
-		snprintf(buf, size, "could not start");
-	else if (sig)
-		snprintf(buf, size, "%s%s", sig, jbool(le, "core") ? " (core)" : "");
-	else
-		snprintf(buf, size, "exit %lld", jint(le, "code"));
-}
-
-static const char *plural(long long n)
-{
-	return n == 1 ? "" : "s";
-}
 
 /* ---- status ------------------------------------------------------------------------------ */
 
@@ -584,32 +204,32 @@ static int print_status(struct ctl *c, json_object *resp)
 	/* LAST EXIT is not padded: it gets what is left. */
 	wl = WIDTH > wn + fixed ? WIDTH - wn - fixed : 1;
 
-	put_fit(c, "NAME", wn, CUT_END, true);
+	put_fit(stdout, c->utf8, "NAME", wn, CUT_END, true);
 	fputs("  ", stdout);
-	put_fit(c, "STATE", ws, CUT_END, true);
+	put_fit(stdout, c->utf8, "STATE", ws, CUT_END, true);
 	fputs("  ", stdout);
-	put_right("PID", wp);
+	put_right(stdout, "PID", wp);
 	fputs("  ", stdout);
-	put_fit(c, "UPTIME", wu, CUT_END, true);
+	put_fit(stdout, c->utf8, "UPTIME", wu, CUT_END, true);
 	fputs("  ", stdout);
-	put_right("RESTARTS", wr);
+	put_right(stdout, "RESTARTS", wr);
 	fputs("  ", stdout);
-	put_fit(c, "LAST EXIT", wl, CUT_END, false);
+	put_fit(stdout, c->utf8, "LAST EXIT", wl, CUT_END, false);
 	fputc('\n', stdout);
 	for (size_t i = 0; i < t.n; i++) {
 		const struct row *row = &t.rows[i];
 
-		put_fit(c, row->name, wn, CUT_MIDDLE, true);
+		put_fit(stdout, c->utf8, row->name, wn, CUT_MIDDLE, true);
 		fputs("  ", stdout);
-		put_fit(c, row->state, ws, CUT_END, true);
+		put_fit(stdout, c->utf8, row->state, ws, CUT_END, true);
 		fputs("  ", stdout);
-		put_right(row->pid, wp);
+		put_right(stdout, row->pid, wp);
 		fputs("  ", stdout);
-		put_fit(c, row->uptime, wu, CUT_END, true);
+		put_fit(stdout, c->utf8, row->uptime, wu, CUT_END, true);
 		fputs("  ", stdout);
-		put_right(row->restarts, wr);
+		put_right(stdout, row->restarts, wr);
 		fputs("  ", stdout);
-		put_fit(c, row->last, wl, CUT_END, false);
+		put_fit(stdout, c->utf8, row->last, wl, CUT_END, false);
 		fputc('\n', stdout);
 	}
 	free(t.rows);
@@ -685,7 +305,7 @@ static int print_tree_node(struct ctl *c, json_object *node, char **prefix, size
 		free(line);
 		return -ENOMEM;
 	}
-	put_fit(c, line, WIDTH, CUT_END, false);
+	put_fit(stdout, c->utf8, line, WIDTH, CUT_END, false);
 	fputc('\n', stdout);
 	free(line);
 
@@ -1277,24 +897,16 @@ static int parse_options(struct ctl *c, int argc, char **argv, int *ret_verb)
 	if (optind >= argc)
 		return usage_error("missing COMMAND; see spawnctl --help");
 
-	if (!sock) {
-		sock = getenv("SPAWND_CONTROL");
-		if (sock && !*sock)
-			sock = NULL;
-	}
-	if (sock) {
-		r = snprintf(c->path, sizeof(c->path), "%s", sock);
-		if (r < 0 || (size_t)r >= sizeof(c->path))
-			return usage_error("socket path too long: %s", sock);
-	} else {
-		r = default_path(c->path, sizeof(c->path));
-		if (r == -ENOENT)
-			return usage_error("XDG_RUNTIME_DIR is not set, so there is no "
-					   "default control socket: give one with -s PATH or "
-					   "SPAWND_CONTROL");
-		if (r < 0)
-			return usage_error("default control socket path: %s", strerror(-r));
-	}
+	r = control_path(sock, c->path, sizeof(c->path));
+	if (r == -ENOENT)
+		return usage_error("XDG_RUNTIME_DIR is not set, so there is no "
+				   "default control socket: give one with -s PATH or "
+				   "SPAWND_CONTROL");
+	if (r == -ENAMETOOLONG)
+		return usage_error("socket path too long: %s",
+				   sock ? sock : getenv("SPAWND_CONTROL") ? getenv("SPAWND_CONTROL") : "");
+	if (r < 0)
+		return usage_error("default control socket path: %s", strerror(-r));
 	*ret_verb = optind;
 	return EXIT_DONE;
 }
@@ -1318,7 +930,7 @@ static int read_failed(struct ctl *c, int r, bool answered)
 		return EXIT_FAILED;
 	case -EMSGSIZE:
 		fprintf(stderr, "spawnctl: spawnd at %s sent a line longer than %u MiB\n", c->path,
-			RESPONSE_MAX >> 20);
+			CLIENT_RESPONSE_MAX >> 20);
 		return EXIT_FAILED;
 	case -ENOMEM:
 		return nomem();
@@ -1346,7 +958,8 @@ static int read_response(struct ctl *c, json_object **ret_resp)
 	int r;
 
 	for (;;) {
-		r = conn_read_line(c, deadline, &line, &len);
+		r = conn_read_line(&c->conn, deadline, c->stream ? &c->waitmask : NULL, &stop_signal,
+				   &line, &len);
 		if (r == -EINTR)
 			return EXIT_DONE; /* *ret_resp NULL: the stream's end */
 		if (r <= 0)
@@ -1375,7 +988,8 @@ static int follow(struct ctl *c)
 	for (;;) {
 		if (fflush(stdout) != 0)
 			return EXIT_FAILED;
-		r = conn_read_line(c, -1, &line, &len);
+		r = conn_read_line(&c->conn, -1, c->stream ? &c->waitmask : NULL, &stop_signal, &line,
+				   &len);
 		if (r == -EINTR)
 			return EXIT_DONE;
 		if (r <= 0)
@@ -1409,7 +1023,7 @@ static int catch_stop(struct ctl *c)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .fd = -1, .timeout_ms = SD_TIMEOUT_DEF_MS };
+	struct ctl c = { .conn = CONN_INIT, .timeout_ms = SD_TIMEOUT_DEF_MS };
 	json_object *req = NULL, *resp = NULL;
 	char *line = NULL;
 	size_t len;
@@ -1459,14 +1073,14 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	r = conn_open(&c, c.timeout_ms + MARGIN_MS);
+	r = conn_open(&c.conn, c.path, c.timeout_ms + MARGIN_MS);
 	if (r < 0) {
 		fprintf(stderr, "spawnctl: cannot reach spawnd at %s: %s\n", c.path,
 			r == -EAGAIN ? "it does not accept connections" : strerror(-r));
 		ex = EXIT_UNREACHABLE;
 		goto cleanup;
 	}
-	r = conn_send(&c, line, len);
+	r = conn_send(&c.conn, line, len);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		ex = read_failed(&c, 0, false);
 		goto cleanup;
@@ -1496,7 +1110,7 @@ cleanup:
 		if (ex == EXIT_DONE)
 			ex = EXIT_FAILED;
 	}
-	conn_close(&c);
+	conn_close(&c.conn);
 	free(line);
 	json_object_put(resp);
 	json_object_put(req);
