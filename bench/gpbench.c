@@ -56,6 +56,15 @@ static long rss_bytes(void)
 	return resident * sysconf(_SC_PAGESIZE);
 }
 
+/* Live processes, the runtime's own (introspection...) included: what the
+ * workloads wait to come back down to. */
+static uint64_t live_processes(void)
+{
+	struct gp_stats st;
+
+	return gp_stats(&st) == 0 ? st.processes : 0;
+}
+
 static void die(const char *what, int r)
 {
 	fprintf(stderr, "gpbench: %s: %s\n", what, strerror(-r));
@@ -288,7 +297,7 @@ static void idler(void *arg)
  * all have exited. Returns the spawn time in ms. */
 static double idle_round(const char *name, long n, gp_pid *pids, bool report)
 {
-	struct gp_stats st;
+	uint64_t base = live_processes(); /* this one and the runtime's */
 	long rss0 = rss_bytes();
 	double t = now(), spawn_ms;
 
@@ -306,10 +315,9 @@ static double idle_round(const char *name, long n, gp_pid *pids, bool report)
 	t = now();
 	for (long i = 0; i < n; i++)
 		gp_send(pids[i], 1, NULL, 0);
-	do {
+	do
 		gp_yield();
-		gp_stats(&st);
-	} while (st.processes > 1);
+	while (live_processes() > base);
 	if (report)
 		printf("%s release_ms %.1f\n", name, (now() - t) * 1e3);
 	return spawn_ms;
@@ -341,6 +349,7 @@ static void yielder(void *arg)
 
 static void yield(void *arg)
 {
+	uint64_t base = live_processes();
 	double t;
 
 	(void)arg;
@@ -350,7 +359,7 @@ static void yield(void *arg)
 	while (gp_receive(&(struct gp_msg){ 0 }, 0) == 0)
 		;
 	/* The other yielder may still be finishing: wait for it. */
-	for (struct gp_stats st; gp_stats(&st) == 0 && st.processes > 1;)
+	while (live_processes() > base)
 		gp_yield();
 	t = now() - t;
 	printf("yield ns_per_switch %.2f\n", t / (double)(2 * args[0]) * 1e9);
