@@ -60,7 +60,8 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # ---- dependencies (Debian packages) -----------------------------------------
 
-DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev
+DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
+	     libbpf-dev bpftool libelf-dev libdw-dev
 DEB_TEST  := libcriterion-dev
 DEB_BENCH := erlang-base golang-go runit s6 supervisor strace
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
@@ -88,7 +89,8 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c 2>/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libbpf libelf \
+	    libdw 2>/dev/null || ! command -v bpftool >/dev/null || ! command -v clang >/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null; then \
@@ -98,7 +100,7 @@ $(DEPS_STAMP):
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
-SD_PKGS       = liburing libconfig libseccomp json-c
+SD_PKGS       = liburing libconfig libseccomp json-c libbpf libelf libdw
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
@@ -157,12 +159,47 @@ $(GP_PC): sched/gp.pc.in Makefile
 .PHONY: libgp
 libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 
+# ---- BPF programs (bpf/*.bpf.c) -------------------------------------------------
+
+# vmlinux.h from the running kernel's BTF when it has one, else the copy
+# committed in bpf/ (for machines without /sys/kernel/btf/vmlinux). Each
+# program becomes an object and a libbpf skeleton that spawnd's loaders
+# include.
+BPFTOOL   ?= bpftool
+BPF_CLANG ?= clang
+BPF_ARCH  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+		-e 's/riscv64/riscv/' -e 's/s390x/s390/')
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.skel.h)
+
+$(B)/bpf/vmlinux.h: | $(DEPS_STAMP)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ]; then \
+		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp; \
+	else cp bpf/vmlinux.h $@.tmp; fi
+	$(Q)mv $@.tmp $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/events.h $(B)/bpf/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(BPF_CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+		-I$(B)/bpf -Ibpf -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sd_$*_bpf >$@.tmp
+	$(Q)mv $@.tmp $@
+
+# The loaders include their skeleton.
+$(B)/supervisor/bpf_%.o: $(B)/bpf/%.skel.h
+
 # ---- the supervisor ----------------------------------------------------------
 
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
-	   supervisor/event.c supervisor/reload.c
+	   supervisor/event.c supervisor/reload.c supervisor/bpf.c supervisor/bpf_proctree.c \
+	   supervisor/bpf_stall.c supervisor/crash.c supervisor/symbolize.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd
@@ -170,7 +207,7 @@ SPAWND  := $(B)/spawnd
 $(B)/supervisor/%.o: supervisor/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SD_CFLAGS) -I$(B)/bpf -Ibpf $(CPPFLAGS) -c $< -o $@
 
 $(LIBSD): $(SV_OBJS)
 	$(call msg,AR,$@)
@@ -256,11 +293,12 @@ $(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
 		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
 
 # Programs the spawnd tests run as children (built without sanitizers: they
-# are the supervised, not the supervisor).
+# are the supervised, not the supervisor), with frame pointers so that
+# spawnd's crash reports can walk their stacks.
 $(B)/tests/progs/%: tests/progs/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CSTD) -O2 -g $(WARN) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs liburing)
+	$(Q)$(CC) $(CSTD) -O2 -g -fno-omit-frame-pointer $(WARN) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs liburing)
 
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
