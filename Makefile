@@ -319,7 +319,7 @@ endif
 
 # Where the spawnd tests find their binaries.
 TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
-	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
+	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe BPFTEST=$(B)/tests/progs/bpftest
 
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)

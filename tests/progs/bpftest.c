@@ -3,7 +3,7 @@
  * What spawnd's crash and stall probes are tested on (tests/test_sd_bpf.c),
  * built with frame pointers so that its stacks walk:
  *
- *   bpftest segv            a segfault in crash_in_named_function()
+ *   bpftest segv            at SIGUSR1, a segfault in crash_in_named_function()
  *   bpftest grandchild-abort  a grandchild aborts; the worker lives on
  *   bpftest sleep           sleeps in pause() (to be killed by someone)
  *   bpftest vfork           a vfork child that never execs: the parent in D
@@ -30,6 +30,14 @@ static void ready(void)
 	fflush(stdout);
 }
 
+static volatile sig_atomic_t go;
+
+static void on_go(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
 /* The function a crash report must name. */
 __attribute__((noinline)) static void crash_in_named_function(volatile int *p)
 {
@@ -48,8 +56,10 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(cmd, "segv")) {
+		signal(SIGUSR1, on_go);
 		ready();
-		usleep(100000);
+		while (!go)
+			pause();
 		crash_caller();
 		return 1;
 	}
