@@ -111,7 +111,8 @@ JSON_LIBS     = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
 GP_SRCS := sched/sched.c sched/proc.c sched/link.c sched/mailbox.c sched/heap.c \
 	   sched/stack.c sched/timer.c sched/fault.c sched/registry.c sched/stall.c \
-	   sched/runtime.c sched/io.c sched/sandbox.c sched/introspect.c sched/supervisor.c
+	   sched/runtime.c sched/io.c sched/sandbox.c sched/introspect.c sched/supervisor.c \
+	   sched/probe.c
 GP_ASM  := sched/ctx_x86_64.S
 GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o) $(B)/sched/strategy.o
 GP_LIBS  = $(URING_LIBS) $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null) -lpthread
