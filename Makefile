@@ -191,8 +191,8 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name sd_$*_bpf >$@.tmp
 	$(Q)mv $@.tmp $@
 
-# The loaders include their skeleton.
-$(B)/supervisor/bpf_%.o: $(B)/bpf/%.skel.h
+# The loaders include their skeleton (bpf_NAME.c loads bpf/NAME.bpf.c).
+$(BPF_SRCS:bpf/%.bpf.c=$(B)/supervisor/bpf_%.o): $(B)/supervisor/bpf_%.o: $(B)/bpf/%.skel.h
 
 # ---- the supervisor ----------------------------------------------------------
 
