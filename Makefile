@@ -200,7 +200,8 @@ SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c superv
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
 	   supervisor/event.c supervisor/reload.c supervisor/bpf.c supervisor/bpf_proctree.c \
-	   supervisor/bpf_stall.c supervisor/crash.c supervisor/symbolize.c
+	   supervisor/bpf_stall.c supervisor/crash.c supervisor/symbolize.c \
+	   supervisor/gpprobe.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd
@@ -293,6 +294,12 @@ $(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Isupervisor $(SD_CFLAGS) $(CRIT_CFLAGS) \
 		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
 
+# The libgp program among them.
+$(B)/tests/progs/gpspin: tests/progs/gpspin.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
 # Programs the spawnd tests run as children (built without sanitizers: they
 # are the supervised, not the supervisor), with frame pointers so that
 # spawnd's crash reports can walk their stacks.
@@ -320,7 +327,8 @@ endif
 
 # Where the spawnd tests find their binaries.
 TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) SDTEST=$(B)/tests/progs/sdtest \
-	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe BPFTEST=$(B)/tests/progs/bpftest
+	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe BPFTEST=$(B)/tests/progs/bpftest \
+	    GPSPIN=$(B)/tests/progs/gpspin
 
 .PHONY: check
 check: $(CHECK_TESTS) libgp $(EXAMPLES)

@@ -99,11 +99,12 @@ json_object *sd_stall_json(const struct sd_stall *st)
 	if (st->green_pid) {
 		json_object *g = json_object_new_object();
 
-		json_object_object_add(g, "pid", json_object_new_int(st->green_pid));
+		json_object_object_add(g, "pid", json_object_new_int64((int64_t)st->green_pid));
 		json_object_object_add(g, "name", json_object_new_string(st->green_name));
 		json_object_object_add(o, "green", g);
-		snprintf(msg + len, sizeof(msg) - (size_t)len, ", running green process %d (%s)",
-			 (int)st->green_pid, st->green_name[0] ? st->green_name : "unnamed");
+		snprintf(msg + len, sizeof(msg) - (size_t)len, ", running green process %llu (%s)",
+			 (unsigned long long)st->green_pid,
+			 st->green_name[0] ? st->green_name : "unnamed");
 	}
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	return o;

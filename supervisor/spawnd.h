@@ -180,9 +180,13 @@ struct sd_stall {
 	char comm[16];      /* that thread's name */
 	uint64_t for_ns;
 	char kernel_stack[2048]; /* a D-state thread's, one frame a line; or "" */
-	pid_t green_pid;    /* libgp: the green process on that scheduler thread; 0: none */
+	uint64_t green_pid; /* libgp: the green process on that scheduler thread; 0: none */
 	char green_name[64];
 };
+
+/* gpprobe.c: the green process (pid, name) that libgp scheduler thread tid
+ * of process pid runs; 0, -ENOENT (not libgp), -ESRCH (not running one). */
+int sd_gp_current(pid_t pid, pid_t tid, uint64_t *green_pid, char *name, size_t size);
 
 /* tree.c */
 int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen);

@@ -532,6 +532,10 @@ void sd_worker_stalled(struct sd_daemon *d, pid_t worker, struct sd_stall *st)
 	if (!run || !run->unit || run->exited || run->stop_sent)
 		return;
 	run->unit->stalled = false; /* the probe reports each episode once */
+	/* A libgp scheduler thread: which green process it is stuck in. */
+	if (sd_gp_current(st->pid, st->tid, &st->green_pid, st->green_name,
+			  sizeof(st->green_name)) < 0)
+		st->green_pid = 0;
 	stalled(run->unit, run, st);
 }
 

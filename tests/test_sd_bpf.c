@@ -374,3 +374,36 @@ Test(bpf, no_bpf_spin_restarted)
 	stall_restarts("spin", "spinning", "--no-bpf");
 	ASSERT_LOG(&E, "killed by SIGABRT after", 1, 5000);
 }
+
+/* ---- libgp ------------------------------------------------------------------------------ */
+
+/* A green process spinning on a libgp scheduler thread: the stall names
+ * it, by green pid and name. */
+Test(bpf, spinning_green_process_named)
+{
+	char conf[3 * PATH_MAX], gpspin[PATH_MAX], needle[128];
+	const char *p;
+	unsigned long long green;
+	json_object *st;
+
+	need_bpf();
+	abs_path("GPSPIN", "build/tests/progs/gpspin", gpspin);
+	snprintf(conf, sizeof(conf),
+		 "{ name = \"gp\"; sandbox = \"none\"; exec = [ \"%s\" ]; "
+		 "stall_timeout = \"1s\"; on_stall = \"report\"; }",
+		 gpspin);
+	start(conf, NULL);
+	ASSERT_LOG(&E, "]: GREEN ", 1, 10000);
+	p = strstr(slurp(E.log), "]: GREEN ");
+	cr_assert(p && sscanf(p, "]: GREEN %llu", &green) == 1);
+	ASSERT_LOG(&E, "gp[", 1, 1000);
+	ASSERT_LOG(&E, "]: stalled: computing without system calls", 1, 15000);
+	snprintf(needle, sizeof(needle), "running green process %llu (spinner)", green);
+	ASSERT_LOG(&E, needle, 1, 1000);
+	st = status_of("gp");
+	cr_assert_str_eq(str(st, "status.last_stall.green.name"), "spinner", "%s",
+			 json_object_to_json_string(st));
+	cr_assert_eq((unsigned long long)json_object_get_int64(get(st, "status.last_stall.green.pid")),
+		     green);
+	json_object_put(st);
+}
