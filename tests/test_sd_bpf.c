@@ -232,6 +232,29 @@ Test(bpf, sigkill_names_the_sender)
 	json_object_put(st);
 }
 
+/* Over its memory limit: the OOM killer's choice is reported as such. */
+Test(bpf, oom_kill_said_so)
+{
+	char conf[3 * PATH_MAX];
+	json_object *st;
+
+	need_bpf();
+	snprintf(conf, sizeof(conf),
+		 "{ name = \"hog\"; sandbox = \"none\"; restart = \"temporary\"; "
+		 "limits = { memory = \"32M\"; }; exec = [ \"%s\", \"alloc\", \"200\" ]; }",
+		 E.sdtest);
+	start(conf, NULL);
+	ASSERT_LOG(&E, "hog: not restarted", 1, 15000);
+	if (strstr(slurp(E.log), "limit not enforced"))
+		cr_skip_test("no memory controller here: %s", slurp(E.log));
+	ASSERT_LOG(&E, "killed by SIGKILL after", 1, 1000);
+	ASSERT_LOG(&E, "out of memory (the OOM killer chose it)", 1, 1000);
+	st = status_of("hog");
+	cr_assert(json_object_get_boolean(get(st, "status.last_crash.oom")), "%s",
+		  json_object_to_json_string(st));
+	json_object_put(st);
+}
+
 /* 10,000 short-lived descendants leave nothing in the process map. */
 Test(bpf, no_leak_after_10000_descendants)
 {
