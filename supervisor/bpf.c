@@ -82,6 +82,36 @@ void sd_bpf_ring_free(struct sd_bpf_ring *r)
 
 /* ---- the programs ------------------------------------------------------------------ */
 
+int sd_bpf_check_tracepoints(struct bpf_object *obj, const char *const *essential, char *off,
+			     size_t size)
+{
+	struct bpf_program *prog;
+	size_t len = 0;
+
+	off[0] = '\0';
+	bpf_object__for_each_program(prog, obj) {
+		const char *sec = bpf_program__section_name(prog), *tp;
+		bool needed = false;
+
+		if (strncmp(sec, "tp_btf/", 7) != 0)
+			continue;
+		tp = sec + 7;
+		if (libbpf_find_vmlinux_btf_id(tp, BPF_TRACE_RAW_TP) >= 0)
+			continue;
+		for (size_t i = 0; essential[i]; i++)
+			needed |= strcmp(essential[i], tp) == 0;
+		if (needed) {
+			snprintf(off, size, "the kernel has no tracepoint %s", tp);
+			return -ENOENT;
+		}
+		bpf_program__set_autoload(prog, false);
+		if (len < size)
+			len += (size_t)snprintf(off + len, size - len, "%sno %s (the kernel lacks it)",
+						len ? ", " : "", tp);
+	}
+	return 0;
+}
+
 /* Why nothing can load here, or NULL. */
 static const char *cannot_load(bool no_bpf)
 {
@@ -109,12 +139,14 @@ void sd_bpf_start(struct sd_daemon *d, bool no_bpf)
 			b->tree = NULL;
 		if (sd_stall_probe_open(d, &b->stall, stall_why, sizeof(stall_why)) < 0)
 			b->stall = NULL;
-		if (b->tree && b->stall)
+		if (b->tree && b->stall && !tree_why[0] && !stall_why[0])
 			snprintf(b->mode, sizeof(b->mode), "full");
 		else
-			snprintf(b->mode, sizeof(b->mode), "degraded: %s%s%s%s%s", tree_why[0] ? "crash probe off: " : "",
+			snprintf(b->mode, sizeof(b->mode), "degraded: %s%s%s%s%s",
+				 !tree_why[0] ? "" : b->tree ? "crash probe: " : "crash probe off: ",
 				 tree_why, tree_why[0] && stall_why[0] ? "; " : "",
-				 stall_why[0] ? "stall probe off: " : "", stall_why);
+				 !stall_why[0] ? "" : b->stall ? "stall probe: " : "stall probe off: ",
+				 stall_why);
 	}
 	if (strcmp(b->mode, "full") == 0)
 		sd_log(&d->log, "bpf: full (process trees, crashes, stalls)");

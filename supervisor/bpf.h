@@ -48,6 +48,12 @@ struct sd_bpf {
 	char mode[512];               /* "full", or "degraded: <why>" */
 };
 
+/* Before load: switch off each program of obj whose tracepoint this kernel
+ * lacks, saying which in off ("" if none); -ENOENT (off says which) if one
+ * of `essential` (NULL-terminated tracepoint names) is missing. */
+int sd_bpf_check_tracepoints(struct bpf_object *obj, const char *const *essential, char *off,
+			     size_t size);
+
 /* Load what can be loaded (nothing with no_bpf); says once in the log how
  * spawnd runs. Never fails: what is missing is in d->bpf.mode. */
 void sd_bpf_start(struct sd_daemon *d, bool no_bpf);
@@ -65,6 +71,7 @@ bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns);
 void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid);
 
 /* bpf_proctree.c */
+/* 0 (why: what is off, or ""), or -errno (why: the reason it is off). */
 int sd_proctree_open(struct sd_daemon *d, struct sd_proctree **ret, char *why, size_t size);
 void sd_proctree_consume(struct sd_proctree *t);
 /* The crash report of worker pid, reaped after signal sig (0: it exited):

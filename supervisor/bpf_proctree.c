@@ -69,6 +69,7 @@ static int on_record(void *ctx, void *data, size_t size)
 
 int sd_proctree_open(struct sd_daemon *d, struct sd_proctree **ret, char *why, size_t size)
 {
+	static const char *const essential[] = { "sched_process_fork", "sched_process_exit", NULL };
 	struct sd_proctree *t = calloc(1, sizeof(*t));
 	int r;
 
@@ -85,6 +86,9 @@ int sd_proctree_open(struct sd_daemon *d, struct sd_proctree **ret, char *why, s
 		goto fail;
 	}
 	t->skel->rodata->spawnd_tgid = (__u32)getpid();
+	r = sd_bpf_check_tracepoints(t->skel->obj, essential, why, size);
+	if (r < 0)
+		goto fail;
 	r = sd_proctree_bpf__load(t->skel);
 	if (r < 0) {
 		snprintf(why, size, "load: %s", strerror(-r));

@@ -64,6 +64,8 @@ static int on_record(void *ctx, void *data, size_t size)
 
 int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *why, size_t size)
 {
+	static const char *const essential[] = { "sched_switch", "sys_enter", "sched_process_exit",
+						 NULL };
 	struct sd_stall_probe *s = calloc(1, sizeof(*s));
 	int r;
 
@@ -80,6 +82,9 @@ int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *
 	}
 	s->skel->rodata->period_ns = 100000000ull; /* 100 ms: a report at most that late */
 	s->skel->rodata->loader_tgid = (__u32)getpid();
+	r = sd_bpf_check_tracepoints(s->skel->obj, essential, why, size);
+	if (r < 0)
+		goto fail;
 	r = sd_stall_bpf__load(s->skel);
 	if (r < 0) {
 		snprintf(why, size, "load: %s", strerror(-r));

@@ -90,12 +90,12 @@ json_object *sd_stall_json(const struct sd_stall *st)
 	json_object_object_add(o, "for_ms", json_object_new_int64((int64_t)(st->for_ns / 1000000u)));
 	if (st->kernel_stack[0])
 		json_object_object_add(o, "kernel_stack", json_object_new_string(st->kernel_stack));
-	len = snprintf(msg, sizeof(msg), "%s: thread %d (%s) for %.1fs",
+	len = snprintf(msg, sizeof(msg), "%s for %.1fs: thread %d (%s)",
 		       !strcmp(st->kind, "uninterruptible") ? "in uninterruptible sleep (D)"
 		       : !strcmp(st->kind, "spinning")      ? "computing without system calls"
 		       : !strcmp(st->kind, "runnable")      ? "runnable but not running"
 							    : "no WATCHDOG=1",
-		       (int)st->tid, st->comm, (double)st->for_ns / 1e9);
+		       (double)st->for_ns / 1e9, (int)st->tid, st->comm);
 	if (st->green_pid) {
 		json_object *g = json_object_new_object();
 
