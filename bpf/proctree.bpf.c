@@ -65,6 +65,21 @@ static __always_inline void head(struct sd_bpf_head *h, __u32 type, struct task_
 	bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &t->comm);
 }
 
+#define BPF_RB_AVAIL_DATA_ 0
+#define BPF_RB_NO_WAKEUP_ (1ULL << 0)
+#define BPF_RB_FORCE_WAKEUP_ (1ULL << 1)
+#define LAZY_BYTES (256u << 10)
+
+/* Waking spawnd costs a cross-CPU wake-up (tens of us on small VMs) per
+ * record: births, execs and plain exits wait in the ring until evidence of
+ * a crash comes, or a quarter of the ring fills. */
+static __always_inline __u64 wakeup(bool urgent)
+{
+	if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA_) >= LAZY_BYTES)
+		return BPF_RB_FORCE_WAKEUP_;
+	return BPF_RB_NO_WAKEUP_;
+}
+
 static __always_inline struct sd_bpf_tree_event *reserve(__u32 type, struct task_struct *t, __u32 tag)
 {
 	struct sd_bpf_tree_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -98,7 +113,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e = reserve(SD_BPF_FORK, child, tag);
 	if (e) {
 		e->ppid = ptgid;
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup(false));
 	}
 	return 0;
 }
@@ -114,7 +129,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e = reserve(SD_BPF_EXEC, p, *tag);
 	if (e) {
 		bpf_probe_read_kernel_str(e->file, sizeof(e->file), BPF_CORE_READ(bprm, filename));
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup(false));
 	}
 	return 0;
 }
@@ -139,7 +154,8 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	e = reserve(SD_BPF_EXIT, p, *tag);
 	if (e) {
 		e->code = code;
-		bpf_ringbuf_submit(e, 0);
+		/* Killed by a signal: its crash report is due. */
+		bpf_ringbuf_submit(e, wakeup((code & 0x7f) != 0));
 	}
 	bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
@@ -176,7 +192,7 @@ int BPF_PROG(on_deliver, int sig, struct kernel_siginfo *info, struct k_sigactio
 	f->nframes = n >= 0 ? (int)(n / sizeof(f->ips[0])) : (int)n;
 	n = bpf_get_stack(ctx, f->build, sizeof(f->build), BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
 	f->nbuild = n >= 0 ? (int)(n / sizeof(f->build[0])) : (int)n;
-	if (bpf_ringbuf_output(&events, f, sizeof(*f), 0) < 0)
+	if (bpf_ringbuf_output(&events, f, sizeof(*f), wakeup(true)) < 0)
 		__sync_fetch_and_add(&dropped, 1);
 	return 0;
 }
@@ -201,7 +217,7 @@ int BPF_PROG(on_generate, int sig, struct kernel_siginfo *info, struct task_stru
 		e->code = result;
 		e->sender = sender;
 		bpf_probe_read_kernel_str(e->sender_comm, sizeof(e->sender_comm), &cur->comm);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup(false)); /* its death, if it comes, wakes */
 	}
 	return 0;
 }
@@ -217,7 +233,7 @@ int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 	e = reserve(SD_BPF_OOM, task, *tag);
 	if (e) {
 		e->sig = SIGKILL_;
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup(false)); /* its death wakes */
 	}
 	return 0;
 }
