@@ -451,6 +451,13 @@ bench: $(BENCH_BINS) $(ECHO_BINS) $(SPAWND)
 		printf '\n## Supervisors: spawnd vs runit, s6, supervisord\n\nNot run: %s\n' \
 			'bench/supervise/run.sh needs root.' >>bench/RESULTS.md; \
 	fi
+	$(Q)if [ "$$(id -u)" -eq 0 ]; then \
+		SPAWND=$(SPAWND) GPBENCH=$(B)/bench/gpbench bench/bpf/run.sh >$(B)/bench/bpf.md && \
+		{ echo; cat $(B)/bench/bpf.md; } >>bench/RESULTS.md; \
+	else \
+		printf '\n## eBPF probes: overhead on a fork-heavy workload\n\nNot run: %s\n' \
+			'bench/bpf/run.sh needs root.' >>bench/RESULTS.md; \
+	fi
 
 # ---- install -----------------------------------------------------------------
 
