@@ -177,6 +177,9 @@ Test(bpf, segv_names_the_function)
 	cr_assert(strstr(str(st, "status.last_crash.stack.0.file"), "bpftest.c"), "%s",
 		  json_object_to_json_string(st));
 	cr_assert_str_eq(str(st, "bpf"), "full");
+	/* Frame pointers all the way to the C library's start: whole. */
+	cr_assert(json_object_get_boolean(get(st, "status.last_crash.stack_complete")), "%s",
+		  json_object_to_json_string(st));
 	json_object_put(st);
 	cr_assert(strstr(ctl("status segv"), "last crash: process"), "%s", ctl("status segv"));
 
@@ -205,6 +208,12 @@ Test(bpf, grandchild_abort_names_its_worker)
 	cr_assert(json_object_get_boolean(get(st, "status.last_crash.descendant")));
 	cr_assert_neq(json_object_get_int(get(st, "status.last_crash.pid")), pid);
 	cr_assert_eq(json_object_get_int(get(st, "status.pid")), pid, "the worker lives on");
+	/* abort() is in the C library, built without frame pointers: the
+	 * report says the stack is cut short, and why. */
+	cr_assert(!json_object_get_boolean(get(st, "status.last_crash.stack_complete")), "%s",
+		  json_object_to_json_string(st));
+	cr_assert(strstr(str(st, "status.last_crash.stack_note"), "frame pointers"), "%s",
+		  json_object_to_json_string(st));
 	json_object_put(st);
 	snprintf(needle, sizeof(needle), "gc[%d]: killed", pid);
 	cr_assert_null(strstr(slurp(E.log), needle));
