@@ -190,12 +190,12 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 	struct task_struct *t;
 	__u32 state, kind = 0;
 
-	if (!w)
-		return 0; /* no longer watched; its exit removes it */
-	timeout = w->timeout_ns;
-	t = bpf_task_from_pid(*tid);
-	if (!t)
+	t = w ? bpf_task_from_pid(*tid) : NULL;
+	if (!t) { /* no longer watched, or gone: forget it */
+		bpf_map_delete_elem(&threads, tid);
 		return 0;
+	}
+	timeout = w->timeout_ns;
 	state = t->__state;
 	rt = t->se.sum_exec_runtime;
 	/* The tracepoints write on other CPUs meanwhile: a time after `now`
@@ -230,8 +230,24 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 	return 0;
 }
 
+/* A worker's main thread gets its record here if no switch gave it one:
+ * it may have been running since before spawnd watched it, and a thread
+ * alone on its CPU may never be switched out. Others get theirs when they
+ * first run, which is after they are born. */
+static long ensure_main(struct bpf_map *map, __u32 *tgid, struct sd_bpf_watch *w, void *ctx)
+{
+	if (!bpf_map_lookup_elem(&threads, tgid)) {
+		__u64 now = bpf_ktime_get_ns();
+		struct thread fresh = { .tgid = *tgid, .progress = now, .last_in = now };
+
+		bpf_map_update_elem(&threads, tgid, &fresh, BPF_NOEXIST);
+	}
+	return 0;
+}
+
 static int scan(void *map, __u32 *key, struct scan_timer *st)
 {
+	bpf_for_each_map_elem(&watch, ensure_main, NULL, 0);
 	bpf_for_each_map_elem(&threads, scan_one, NULL, 0);
 	bpf_timer_start(&st->t, period_ns, 0);
 	return 0;

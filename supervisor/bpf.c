@@ -43,7 +43,9 @@ static void ring_ready(struct sd_loop *loop, struct sd_op *op, int res, uint32_t
 		return;
 	if (res >= 0)
 		ring_buffer__consume(r->rb);
-	if (!(flags & IORING_CQE_F_MORE) && res != -ECANCELED)
+	/* A multishot poll that ended re-arms; one that failed would fail
+	 * again: its records are still taken in at each worker's reaping. */
+	if (!(flags & IORING_CQE_F_MORE) && res >= 0)
 		ring_poll(r);
 }
 
