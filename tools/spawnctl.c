@@ -854,7 +854,9 @@ static void put_list(FILE *f, json_object *arr)
 static void print_event(json_object *ev)
 {
 	const char *type = jstr_or(ev, "event", "?");
-	const char *msg = jstr(ev, "message");
+	/* A crash the probes saw says where: its report's message. */
+	const char *msg = jstr(jget(ev, "crash"), "message") ? jstr(jget(ev, "crash"), "message")
+							    : jstr(ev, "message");
 	long long t = jint(ev, "time_ms"), pid = jint(ev, "pid");
 	time_t sec = (time_t)(t / 1000);
 	struct tm tm;
