@@ -80,9 +80,13 @@ struct sd_bpf_stall_event {
 	__u64 kstack[SD_BPF_KSTACK_MAX];
 };
 
-/* stall's watch map: one per worker whose stall_timeout is set. */
+/* stall's watch map: one per process watched, keyed by its pid: spawnd
+ * enters each worker whose stall_timeout is set, the program its
+ * descendants at their fork (with their worker's tag and timeout). */
 struct sd_bpf_watch {
 	__u64 timeout_ns;
+	__u32 tag;  /* the worker's pid */
+	__u32 pad;
 };
 
 #endif /* SD_BPF_EVENTS_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Stalls: for every thread of a watched worker (spawnd fills `watch` with
- * the workers that have a stall_timeout), how long it has been
+ * Stalls: for every thread of a watched worker or of one of its
+ * descendants (spawnd fills `watch` with the workers that have a
+ * stall_timeout, on_fork adds their descendants), how long it has been
  *  - in uninterruptible sleep (sched_switch out with a D prev_state, still D),
  *  - on a CPU without making a system call or sleeping (sys_enter, and
  *    sched_switch out to sleep, are progress; its runtime keeps rising),
@@ -32,7 +33,8 @@ const volatile __u32 loader_tgid = 0;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
-/* worker pid -> its timeout; written by spawnd. */
+/* pid -> its worker and timeout: workers entered by spawnd, their
+ * descendants by on_fork. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -144,16 +146,34 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
+/* A watched process's child is watched from its birth, as its worker. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 tid = p->pid;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct sd_bpf_watch *w;
 
-	bpf_map_delete_elem(&threads, &tid);
+	if (ptgid == ctgid || !(w = bpf_map_lookup_elem(&watch, &ptgid)))
+		return 0;
+	bpf_map_update_elem(&watch, &ctgid, w, BPF_ANY);
 	return 0;
 }
 
-static void report(struct task_struct *t, struct thread *th, __u32 kind, __u32 state, __u64 for_ns)
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tid = p->pid, tgid = p->tgid;
+	struct sd_bpf_watch *w;
+
+	bpf_map_delete_elem(&threads, &tid);
+	/* A descendant's entry goes with it; a worker's, when spawnd reaps it. */
+	if (group_dead && (w = bpf_map_lookup_elem(&watch, &tgid)) && w->tag != tgid)
+		bpf_map_delete_elem(&watch, &tgid);
+	return 0;
+}
+
+static void report(struct task_struct *t, struct thread *th, __u32 tag, __u32 kind, __u32 state,
+		   __u64 for_ns)
 {
 	__u64 kstack[SD_BPF_KSTACK_MAX];
 	long n = -1;
@@ -171,7 +191,7 @@ static void report(struct task_struct *t, struct thread *th, __u32 kind, __u32 s
 	e->h.type = kind;
 	e->h.pid = th->tgid;
 	e->h.tid = t->pid;
-	e->h.tag = th->tgid;
+	e->h.tag = tag;
 	e->h.ts = bpf_ktime_get_ns();
 	bpf_probe_read_kernel_str(e->h.comm, sizeof(e->h.comm), &t->comm);
 	e->kind = kind;
@@ -188,7 +208,7 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 	__u64 now = bpf_ktime_get_ns(), timeout, rt, for_ns = 0;
 	struct sd_bpf_watch *w = bpf_map_lookup_elem(&watch, &th->tgid);
 	struct task_struct *t;
-	__u32 state, kind = 0;
+	__u32 state, kind = 0, tag;
 
 	t = w ? bpf_task_from_pid(*tid) : NULL;
 	if (!t) { /* no longer watched, or gone: forget it */
@@ -196,6 +216,7 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 		return 0;
 	}
 	timeout = w->timeout_ns;
+	tag = w->tag;
 	state = t->__state;
 	rt = t->se.sum_exec_runtime;
 	/* The tracepoints write on other CPUs meanwhile: a time after `now`
@@ -224,7 +245,7 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 		th->reported = 0; /* the episode, if any, is over */
 	else if (th->reported != kind) {
 		th->reported = kind;
-		report(t, th, kind, state, for_ns);
+		report(t, th, tag, kind, state, for_ns);
 	}
 	bpf_task_release(t);
 	return 0;

@@ -64,8 +64,8 @@ static int on_record(void *ctx, void *data, size_t size)
 
 int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *why, size_t size)
 {
-	static const char *const essential[] = { "sched_switch", "sys_enter", "sched_process_exit",
-						 NULL };
+	static const char *const essential[] = { "sched_switch", "sys_enter", "sched_process_fork",
+						 "sched_process_exit", NULL };
 	struct sd_stall_probe *s = calloc(1, sizeof(*s));
 	int r;
 
@@ -129,7 +129,7 @@ void sd_stall_probe_consume(struct sd_stall_probe *s)
 
 int sd_stall_probe_watch(struct sd_stall_probe *s, pid_t pid, uint64_t timeout_ns)
 {
-	struct sd_bpf_watch w = { .timeout_ns = timeout_ns };
+	struct sd_bpf_watch w = { .timeout_ns = timeout_ns, .tag = (__u32)pid };
 	__u32 key = (__u32)pid;
 
 	if (bpf_map__update_elem(s->skel->maps.watch, &key, sizeof(key), &w, sizeof(w), BPF_ANY) < 0)

@@ -518,9 +518,13 @@ static void stalled(struct sd_unit *u, struct sd_run *run, struct sd_stall *st)
 		signal_run(run, SIGKILL, true);
 		return;
 	}
-	/* SIGABRT, so that the crash probe (or a core) records where it was
-	 * stuck; SIGKILL after shutdown. */
-	signal_run(run, SIGABRT, false);
+	/* SIGABRT to the stuck process (the worker, or a descendant), so that
+	 * the crash probe (or a core) records where it was stuck; SIGKILL to
+	 * the tree after shutdown. */
+	if (st->pid != run->pid)
+		kill(st->pid, SIGABRT);
+	else
+		signal_run(run, SIGABRT, false);
 	sd_timer_arm(&d->loop, &run->kill_timer, sd_now_ns() + u->node->shutdown_ns);
 }
 

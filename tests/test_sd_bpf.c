@@ -101,8 +101,8 @@ static bool stack_names(json_object *o, const char *path, const char *fn)
 	return false;
 }
 
-/* The pid a bpftest worker printed with READY, once it has (after `after`
- * earlier ones); its time in *at_ms. */
+/* The pid the nth "NAME[pid]: READY pid" line of the log says, once there
+ * is one; the time it was seen in *at_ms. */
 static int ready_pid(const char *name, int nth, long long *at_ms)
 {
 	char needle[128];
@@ -116,7 +116,7 @@ static int ready_pid(const char *name, int nth, long long *at_ms)
 		for (p = slurp(E.log); (p = strstr(p, needle)); p++) {
 			const char *r = strstr(p, "]: READY ");
 
-			if (r && r - p < 40 && ++seen == nth) {
+			if (r && r - p < 40 && !memchr(p, '\n', (size_t)(r - p)) && ++seen == nth) {
 				pid = atoi(r + 9);
 				break;
 			}
@@ -337,6 +337,35 @@ Test(bpf, spin_detected_aborted_and_restarted)
 	/* SIGABRT first: the crash probe says where it was stuck. */
 	ASSERT_LOG(&E, "killed by SIGABRT after", 1, 5000);
 	ASSERT_LOG(&E, " in main (bpftest.c:", 1, 1000);
+}
+
+/* A worker's child spins: the stall names it; it gets SIGABRT (its crash
+ * report says where it was), then the tree SIGKILL, and the worker is
+ * restarted. */
+Test(bpf, descendant_spin_detected)
+{
+	char conf[3 * PATH_MAX], needle[128];
+	const char *p;
+	int pid, child = 0;
+
+	need_bpf();
+	snprintf(conf, sizeof(conf),
+		 "{ name = \"w\"; sandbox = \"none\"; exec = [ \"%s\", \"child-spin\" ]; "
+		 "stall_timeout = \"1s\"; on_stall = \"restart\"; shutdown = \"500ms\"; }",
+		 BPFTEST);
+	start(conf, NULL);
+	pid = ready_pid("w", 1, NULL);
+	ASSERT_LOG(&E, "]: SPINNER ", 1, 5000);
+	p = strstr(slurp(E.log), "]: SPINNER ");
+	cr_assert(p && sscanf(p, "]: SPINNER %d", &child) == 1 && child != pid);
+	snprintf(needle, sizeof(needle), "w[%d]: stalled: computing without system calls for ", pid);
+	ASSERT_LOG(&E, needle, 1, 15000);
+	snprintf(needle, sizeof(needle), ": thread %d (bpftest)", child);
+	ASSERT_LOG(&E, needle, 1, 1000);
+	snprintf(needle, sizeof(needle), "w: worker process %d (bpftest) killed by SIGABRT", child);
+	ASSERT_LOG(&E, needle, 1, 5000);
+	ASSERT_LOG(&E, " in main (bpftest.c:", 1, 1000);
+	cr_assert_neq(ready_pid("w", 2, NULL), pid, "restarted");
 }
 
 /* Busy with system calls, or waiting in read or poll: not stalls. */

@@ -8,6 +8,7 @@
  *   bpftest sleep           sleeps in pause() (to be killed by someone)
  *   bpftest vfork           a vfork child that never execs: the parent in D
  *   bpftest spin            computes for ever without a system call
+ *   bpftest child-spin      its child does (says "SPINNER <pid>")
  *   bpftest busy            computes, with a system call every few us
  *   bpftest read            waits for ever in read() on a pipe
  *   bpftest poll            waits for ever in poll()
@@ -97,6 +98,21 @@ int main(int argc, char **argv)
 		ready();
 		for (;;)
 			x++;
+	}
+	if (!strcmp(cmd, "child-spin")) {
+		pid_t child = fork();
+
+		if (child == 0) {
+			volatile unsigned long x = 0;
+
+			printf("SPINNER %d\n", (int)getpid());
+			fflush(stdout);
+			for (;;)
+				x++;
+		}
+		ready();
+		for (;;)
+			pause();
 	}
 	if (!strcmp(cmd, "busy")) {
 		volatile unsigned long x = 0;
