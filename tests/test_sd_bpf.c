@@ -11,6 +11,7 @@
  */
 #include "sd_test.h"
 
+#include <grp.h>
 #include <json-c/json.h>
 
 #define HEADER "name = \"t\"; strategy = \"one_for_one\"; intensity = 10; period = 60;\n"
@@ -466,5 +467,49 @@ Test(bpf, spinning_green_process_named)
 			 json_object_to_json_string(st));
 	cr_assert_eq((unsigned long long)json_object_get_int64(get(st, "status.last_stall.green.pid")),
 		     green);
+	json_object_put(st);
+}
+
+/* Not root: spawnd says why it runs degraded, once, and in status, and
+ * still finds a stall (sampling /proc) and restarts. */
+Test(bpf, not_root_degraded)
+{
+	char conf[3 * PATH_MAX], needle[128];
+	json_object *st;
+	pid_t pid;
+	int wpid;
+
+	NEED_ROOT("starting spawnd as another user");
+	cr_assert_eq(chmod(E.dir, 0777), 0);
+	snprintf(conf, sizeof(conf),
+		 "{ name = \"w\"; sandbox = \"none\"; exec = [ \"%s\", \"spin\" ]; "
+		 "stall_timeout = \"1s\"; on_stall = \"restart\"; shutdown = \"500ms\"; }",
+		 BPFTEST);
+	write_conf(&E, HEADER "children = ( %s );", conf);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(E.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(126);
+		execl(E.spawnd, "spawnd", "-c", E.conf, "-s", E.sock, (char *)NULL);
+		_exit(127);
+	}
+	E.pid = pid;
+	wpid = ready_pid("w", 1, NULL);
+	ASSERT_LOG(&E, "bpf: degraded: not root", 1, 1000);
+	snprintf(needle, sizeof(needle), "w[%d]: stalled: computing without system calls for ", wpid);
+	ASSERT_LOG(&E, needle, 1, 15000);
+	cr_assert_neq(ready_pid("w", 2, NULL), wpid, "restarted");
+	cr_assert_eq(count_in(slurp(E.log), "bpf: degraded"), 1, "said once");
+	st = status_of("w");
+	cr_assert(!strncmp(str(st, "bpf"), "degraded: not root", 18), "%s",
+		  json_object_to_json_string(st));
+	cr_assert_null(get(st, "bpf_tracked"));
+	cr_assert_str_eq(str(st, "status.last_stall.source"), "proc");
 	json_object_put(st);
 }
