@@ -303,7 +303,7 @@ json_object *sd_crashes_take(struct sd_crashes *c, pid_t pid, int sig, pid_t spa
 	}
 	if (cr->fatal && cr->sig == sig) {
 		json_object_object_add(o, "si_code", json_object_new_int(cr->code));
-		if (fault_signal(sig)) {
+		if (fault_signal(sig) && cr->code > 0) { /* the kernel's: a fault, si_addr */
 			snprintf(hex, sizeof(hex), "0x%" PRIx64, cr->addr);
 			json_object_object_add(o, "addr", json_object_new_string(hex));
 			len += (size_t)snprintf(msg + len, sizeof(msg) - len, " at address %s", hex);

@@ -31,7 +31,7 @@ static int peek(pid_t pid, uint64_t addr, void *buf, size_t len)
  * (its mapping at offset 0), or 0. */
 static uint64_t table_in(const char *path, uint64_t start)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sd_symbols_open(path);
 	uint64_t addr = 0, lowest = UINT64_MAX;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "symbolize.h"
@@ -30,14 +31,28 @@ void sd_symbols_fini(struct sd_symbols *s)
 	*s = (struct sd_symbols){ 0 };
 }
 
+int sd_symbols_open(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 static int read_build_id(const char *path, unsigned char *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), len = -ENOENT;
+	int fd = sd_symbols_open(path), len = -ENOENT;
 	const void *id;
 	Elf *elf;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf) {
 		ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
@@ -167,13 +182,18 @@ static int resolve_path(const char *path, uint64_t off, bool call, struct sd_sym
 	Dwfl_Line *ln;
 	const char *name;
 	Elf *elf;
-	int r = -ENOENT;
+	int r = -ENOENT, fd;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->module, sizeof(out->module), "%s", path);
 	if (!dwfl)
 		return -ENOMEM;
-	m = dwfl_report_elf(dwfl, path, path, -1, 0, false);
+	fd = sd_symbols_open(path);
+	if (fd < 0)
+		goto out;
+	m = dwfl_report_elf(dwfl, path, path, fd, 0, false); /* on success, dwfl's fd */
+	if (!m)
+		close(fd);
 	dwfl_report_end(dwfl, NULL, NULL);
 	if (!m || !(elf = dwfl_module_getelf(m, &bias)) || offset_to_addr(elf, off, &addr) < 0)
 		goto out;

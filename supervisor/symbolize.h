@@ -40,6 +40,10 @@ struct sd_sym {
 
 void sd_symbols_init(struct sd_symbols *s);
 void sd_symbols_fini(struct sd_symbols *s);
+/* Open a file named by a process's mappings to read it: regular files
+ * only (a device it mapped is never opened twice, nor a FIFO waited on).
+ * The fd, or -errno. */
+int sd_symbols_open(const char *path);
 /* Learn a file's build-id (no error: a file without one is skipped). */
 void sd_symbols_add_file(struct sd_symbols *s, const char *path);
 /* Learn every file mapped executable by a live process. */
