@@ -207,10 +207,14 @@ static json_object *stack_json(struct sd_crashes *c, const struct sd_crash *cr, 
 
 	note[0] = '\0';
 	/* A frame-pointer walk through code without frame pointers goes
-	 * astray: it repeats a frame. What follows is not the stack. */
+	 * astray: it repeats a frame, from a frame pointer that was none.
+	 * From the first of the repeats on, it is not the stack. */
 	for (int i = 1; i < n && i < cr->nframes; i++)
-		if (cr->ips[i] == cr->ips[i - 1] || !cr->ips[i]) {
+		if (!cr->ips[i]) {
 			n = i;
+			break;
+		} else if (cr->ips[i] == cr->ips[i - 1]) {
+			n = i - 1 > 0 ? i - 1 : 1;
 			break;
 		}
 	if (n <= 0) {
