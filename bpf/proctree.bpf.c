@@ -205,8 +205,9 @@ int BPF_PROG(on_generate, int sig, struct kernel_siginfo *info, struct task_stru
 	__u32 tgid = task->tgid, sender = cur->tgid, *tag;
 	struct sd_bpf_tree_event *e;
 
-	/* A process's own faults and its parent's SIGCHLD say nothing. */
-	if (sender == tgid || sig == SIGCHLD_ || sig == 0)
+	/* A process's own faults, its parent's SIGCHLD and a signal it
+	 * ignores (result TRACE_SIGNAL_IGNORED) say nothing of its death. */
+	if (sender == tgid || sig == SIGCHLD_ || sig == 0 || result == 1)
 		return 0;
 	tag = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!tag)
