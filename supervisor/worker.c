@@ -491,7 +491,9 @@ static void proc_kernel_stack(struct sd_stall *st)
 static void stalled(struct sd_unit *u, struct sd_run *run, struct sd_stall *st)
 {
 	struct sd_daemon *d = u->d;
-	bool restart = u->node->on_stall == SD_STALL_RESTART;
+	/* A thread starved of CPU is the machine's stall, not the worker's:
+	 * a restart would not give it a CPU. Reported only. */
+	bool restart = u->node->on_stall == SD_STALL_RESTART && strcmp(st->kind, "runnable") != 0;
 	bool dstate = strcmp(st->kind, "uninterruptible") == 0;
 	json_object *o;
 
