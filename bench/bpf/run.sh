@@ -19,7 +19,8 @@
 # hooks run for every thread on the machine).
 #
 # A markdown section goes to stdout, progress to stderr. Needs root (BPF).
-# Everything lives in a mktemp -d directory, removed at exit; every spawnd
+# Everything lives in a mktemp -d directory (and spawnd's DIR.gp beside it),
+# removed at exit; every spawnd
 # started is stopped at exit, on failure too.
 set -euo pipefail
 
@@ -38,7 +39,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$dir"
+	rm -rf "$dir" "$dir.gp" # spawnd makes <socket folder>.gp for libgp workers
 }
 trap cleanup EXIT
 
