@@ -20,8 +20,7 @@
 #
 # A markdown section goes to stdout, progress to stderr. Needs root (BPF).
 # Everything lives in a mktemp -d directory (and spawnd's DIR.gp beside it),
-# removed at exit; every spawnd
-# started is stopped at exit, on failure too.
+# removed at exit; every spawnd started is stopped at exit, on failure too.
 set -euo pipefail
 
 SPAWND=${SPAWND:-build/spawnd}
