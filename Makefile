@@ -61,7 +61,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 # ---- dependencies (Debian packages) -----------------------------------------
 
 DEB_BUILD := gcc make pkg-config clang liburing-dev libconfig-dev libseccomp-dev libjson-c-dev \
-	     libsystemd-dev libncurses-dev
+	     libsystemd-dev libncurses-dev libbpf-dev bpftool libelf-dev libdw-dev
 # bash-completion: where completions go, and their test; systemd:
 # systemd-analyze for the units' check (PID 1 stays what it is);
 # systemd-container and debootstrap: the test under a real systemd;
@@ -93,8 +93,9 @@ deps:
 
 # Installs what is missing, once per build tree (cheap to check again).
 $(DEPS_STAMP):
-	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd ncursesw 2>/dev/null || \
-	    ! command -v tmux >/dev/null || \
+	$(Q)if ! $(PKG_CONFIG) --exists liburing criterion libconfig libseccomp json-c libsystemd ncursesw \
+	    libbpf libelf libdw 2>/dev/null || ! command -v bpftool >/dev/null || \
+	    ! command -v clang >/dev/null || ! command -v tmux >/dev/null || \
 	    ! command -v erl >/dev/null || ! command -v go >/dev/null || \
 	    ! command -v runsvdir >/dev/null || ! command -v s6-svscan >/dev/null || \
 	    ! command -v supervisord >/dev/null || ! command -v groff >/dev/null || \
@@ -106,7 +107,7 @@ $(DEPS_STAMP):
 URING_CFLAGS  = $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
 URING_LIBS    = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
-SD_PKGS       = liburing libconfig libseccomp json-c libsystemd
+SD_PKGS       = liburing libconfig libseccomp json-c libsystemd libbpf libelf libdw
 SD_CFLAGS     = $(shell $(PKG_CONFIG) --cflags $(SD_PKGS) 2>/dev/null)
 SD_LIBS       = $(shell $(PKG_CONFIG) --libs $(SD_PKGS) 2>/dev/null)
 CRIT_LIBS     = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
@@ -119,7 +120,8 @@ CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 
 GP_SRCS := sched/sched.c sched/proc.c sched/link.c sched/mailbox.c sched/heap.c \
 	   sched/stack.c sched/timer.c sched/fault.c sched/registry.c sched/stall.c \
-	   sched/runtime.c sched/io.c sched/sandbox.c sched/introspect.c sched/supervisor.c
+	   sched/runtime.c sched/io.c sched/sandbox.c sched/introspect.c sched/supervisor.c \
+	   sched/probe.c
 GP_ASM  := sched/ctx_x86_64.S
 GP_OBJS := $(GP_SRCS:%.c=$(B)/%.o) $(GP_ASM:%.S=$(B)/%.o) $(B)/sched/strategy.o
 GP_LIBS  = $(URING_LIBS) $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null) -lpthread
@@ -167,12 +169,48 @@ $(GP_PC): sched/gp.pc.in Makefile
 .PHONY: libgp
 libgp: $(LIBGP_A) $(LIBGP_SO) $(GP_PC)
 
+# ---- BPF programs (bpf/*.bpf.c) -------------------------------------------------
+
+# vmlinux.h from the running kernel's BTF when it has one, else the copy
+# committed in bpf/ (for machines without /sys/kernel/btf/vmlinux). Each
+# program becomes an object and a libbpf skeleton that spawnd's loaders
+# include.
+BPFTOOL   ?= bpftool
+BPF_CLANG ?= clang
+BPF_ARCH  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+		-e 's/riscv64/riscv/' -e 's/s390x/s390/')
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.skel.h)
+
+$(B)/bpf/vmlinux.h: | $(DEPS_STAMP)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ]; then \
+		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp; \
+	else cp bpf/vmlinux.h $@.tmp; fi
+	$(Q)mv $@.tmp $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/events.h $(B)/bpf/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(BPF_CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+		-I$(B)/bpf -Ibpf -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sd_$*_bpf >$@.tmp
+	$(Q)mv $@.tmp $@
+
+# The loaders include their skeleton (bpf_NAME.c loads bpf/NAME.bpf.c).
+$(BPF_SRCS:bpf/%.bpf.c=$(B)/supervisor/bpf_%.o): $(B)/supervisor/bpf_%.o: $(B)/bpf/%.skel.h
+
 # ---- the supervisor ----------------------------------------------------------
 
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
 	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
-	   supervisor/event.c supervisor/reload.c supervisor/service.c
+	   supervisor/event.c supervisor/reload.c supervisor/service.c supervisor/bpf.c \
+	   supervisor/bpf_proctree.c supervisor/bpf_stall.c supervisor/crash.c \
+	   supervisor/symbolize.c supervisor/gpprobe.c
 SV_OBJS := $(SV_SRCS:%.c=$(B)/%.o)
 LIBSD   := $(B)/libspawnd.a
 SPAWND  := $(B)/spawnd
@@ -180,7 +218,7 @@ SPAWND  := $(B)/spawnd
 $(B)/supervisor/%.o: supervisor/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SD_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SD_CFLAGS) -I$(B)/bpf -Ibpf $(CPPFLAGS) -c $< -o $@
 
 $(LIBSD): $(SV_OBJS)
 	$(call msg,AR,$@)
@@ -277,18 +315,24 @@ $(B)/tests/test_sd_%: tests/test_sd_%.c $(LIBSD) $(SD_TEST_DEPS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Isupervisor $(SD_CFLAGS) $(CRIT_CFLAGS) \
 		$(CPPFLAGS) -o $@ $< $(LIBSD) $(ALL_LDFLAGS) $(SD_LIBS) $(CRIT_LIBS)
 
-# libgp programs that the ptop tests watch.
+# libgp programs that the ptop and bpf tests watch.
 $(B)/tests/gpprogs/%: tests/gpprogs/%.c $(LIBGP_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
 
+$(B)/tests/progs/gpspin: tests/progs/gpspin.c $(LIBGP_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
+
 # Programs the spawnd tests run as children (built without sanitizers: they
-# are the supervised, not the supervisor).
+# are the supervised, not the supervisor), with frame pointers so that
+# spawnd's crash reports can walk their stacks.
 $(B)/tests/progs/%: tests/progs/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CSTD) -O2 -g $(WARN) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs liburing)
+	$(Q)$(CC) $(CSTD) -O2 -g -fno-omit-frame-pointer $(WARN) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs liburing)
 
 # Sanitizer runs scale the million-process tests down (GP_TEST_SCALE).
 ifeq ($(SAN),1)
@@ -309,8 +353,8 @@ endif
 
 # Where the spawnd tests find their binaries.
 TEST_ENV += SPAWND=$(SPAWND) SPAWNCTL=$(SPAWNCTL) PTOP=$(PTOP) CROWD=$(B)/tests/gpprogs/crowd \
-	    SDTEST=$(B)/tests/progs/sdtest \
-	    SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe
+	    SDTEST=$(B)/tests/progs/sdtest SANDBOX_PROBE=$(B)/tests/progs/sandbox_probe \
+	    BPFTEST=$(B)/tests/progs/bpftest GPSPIN=$(B)/tests/progs/gpspin
 
 # Built by `make check` too, so that a change that breaks a benchmark's C
 # program fails the build and not a later `make bench`.
@@ -440,6 +484,13 @@ bench: $(BENCH_BINS) $(ECHO_BINS) $(SPAWND)
 	else \
 		printf '\n## Supervisors: spawnd vs runit, s6, supervisord\n\nNot run: %s\n' \
 			'bench/supervise/run.sh needs root.' >>bench/RESULTS.md; \
+	fi
+	$(Q)if [ "$$(id -u)" -eq 0 ]; then \
+		SPAWND=$(SPAWND) GPBENCH=$(B)/bench/gpbench bench/bpf/run.sh >$(B)/bench/bpf.md && \
+		{ echo; cat $(B)/bench/bpf.md; } >>bench/RESULTS.md; \
+	else \
+		printf '\n## eBPF probes: overhead on a fork-heavy workload\n\nNot run: %s\n' \
+			'bench/bpf/run.sh needs root.' >>bench/RESULTS.md; \
 	fi
 
 # ---- install -----------------------------------------------------------------

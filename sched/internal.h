@@ -424,6 +424,10 @@ extern struct gp_runtime *_Atomic gpi_rt GP_HIDDEN;
 /* ---- shared internals ---------------------------------------------------------- */
 
 /* sched.c */
+/* probe.c: the scheduler's entry in gp_probe_table (gp_probe.h), and its
+ * thread's name, gp-sched-<id> (name_thread: not the program's main thread). */
+void gpi_probe_register(struct gp_sched *s, bool name_thread) GP_HIDDEN;
+
 extern __thread struct gp_sched *gpi_tls __attribute__((tls_model("initial-exec"))) GP_HIDDEN;
 struct gp_sched *gpi_tls_sched(void) GP_HIDDEN;
 

@@ -830,6 +830,7 @@ static void *sched_thread_start(void *arg)
 		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		abort();
 	}
+	gpi_probe_register(s, true);
 	atomic_fetch_add_explicit(&s->rt->threads_ready, 1, memory_order_release);
 	return sched_thread(s);
 }
@@ -888,6 +889,7 @@ int gpi_sched_start(struct gp_runtime *rt)
 	s->thread = pthread_self();
 	if (pthread_getcpuclockid(s->thread, &s->cpu_clock) != 0)
 		s->cpu_clock = CLOCK_MONOTONIC;
+	gpi_probe_register(s, false);
 	return sched_thread_init(s);
 }
 

@@ -210,6 +210,8 @@ static json_object *unit_json(const struct sd_unit *u)
 		json_object_object_add(o, "restarts", json_object_new_int64((int64_t)u->restarts));
 		json_object_object_add(o, "last_exit", sd_exit_json(&u->last));
 		json_object_object_add(o, "stalled", json_object_new_boolean(u->stalled));
+		json_object_object_add(o, "last_crash", json_object_get(u->last_crash));
+		json_object_object_add(o, "last_stall", json_object_get(u->last_stall));
 		json_object_object_add(o, "status_text", json_object_new_string(run ? run->status : ""));
 		json_object_object_add(o, "introspect", introspect_json(u, run));
 		return o;
@@ -548,6 +550,10 @@ void sd_command(struct sd_client *c, struct sd_request *req)
 			resp = sd_response_ok(req);
 			json_object_object_add(resp, "status", unit_json(u));
 			json_object_object_add(resp, "spawnd", daemon_json(d));
+			json_object_object_add(resp, "bpf", json_object_new_string(sd_bpf_mode(d)));
+			if (d->bpf.tree)
+				json_object_object_add(resp, "bpf_tracked",
+						       json_object_new_int64(sd_proctree_count(d->bpf.tree)));
 		}
 		sd_client_send_json(c, resp);
 		break;

@@ -53,6 +53,8 @@ void sd_event_exit(struct sd_daemon *d, const struct sd_unit *u, pid_t pid)
 			json_object_object_add(ev, key, json_object_get(val));
 	}
 	json_object_put(detail);
+	if (u->exit_crash && u->last_crash)
+		json_object_object_add(ev, "crash", json_object_get(u->last_crash));
 	sd_control_broadcast(&d->ctl, ev);
 }
 
@@ -73,7 +75,42 @@ void sd_event_restarted(struct sd_daemon *d, const struct sd_unit *sup, const st
 	sd_control_broadcast(&d->ctl, ev);
 }
 
-void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, const char *message)
+/* Which stall, where, how long (spawnd-control(7), "stall"). */
+json_object *sd_stall_json(const struct sd_stall *st)
+{
+	json_object *o = json_object_new_object();
+	char msg[512];
+	int len;
+
+	json_object_object_add(o, "kind", json_object_new_string(st->kind));
+	json_object_object_add(o, "source", json_object_new_string(st->source));
+	json_object_object_add(o, "pid", json_object_new_int(st->pid));
+	json_object_object_add(o, "tid", json_object_new_int(st->tid));
+	json_object_object_add(o, "comm", json_object_new_string(st->comm));
+	json_object_object_add(o, "for_ms", json_object_new_int64((int64_t)(st->for_ns / 1000000u)));
+	if (st->kernel_stack[0])
+		json_object_object_add(o, "kernel_stack", json_object_new_string(st->kernel_stack));
+	len = snprintf(msg, sizeof(msg), "%s for %.1fs: thread %d (%s)",
+		       !strcmp(st->kind, "uninterruptible") ? "in uninterruptible sleep (D)"
+		       : !strcmp(st->kind, "spinning")      ? "computing without system calls"
+		       : !strcmp(st->kind, "runnable")      ? "runnable but not running"
+							    : "no WATCHDOG=1",
+		       (double)st->for_ns / 1e9, (int)st->tid, st->comm);
+	if (st->green_pid) {
+		json_object *g = json_object_new_object();
+
+		json_object_object_add(g, "pid", json_object_new_int64((int64_t)st->green_pid));
+		json_object_object_add(g, "name", json_object_new_string(st->green_name));
+		json_object_object_add(o, "green", g);
+		snprintf(msg + len, sizeof(msg) - (size_t)len, ", running green process %llu (%s)",
+			 (unsigned long long)st->green_pid,
+			 st->green_name[0] ? st->green_name : "unnamed");
+	}
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	return o;
+}
+
+void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, json_object *stall)
 {
 	json_object *ev;
 
@@ -82,7 +119,25 @@ void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, c
 	ev = unit_event("stalled", u, pid);
 	if (!ev)
 		return;
-	json_object_object_add(ev, "message", json_object_new_string(message));
+	json_object_object_add(ev, "message",
+			       json_object_get(json_object_object_get(stall, "message")));
+	json_object_object_add(ev, "stall", json_object_get(stall));
+	sd_control_broadcast(&d->ctl, ev);
+}
+
+void sd_event_descendant_crashed(struct sd_daemon *d, const struct sd_unit *u, json_object *crash)
+{
+	json_object *ev;
+
+	if (!wanted(d))
+		return;
+	ev = unit_event("descendant_crashed", u,
+			json_object_get_int(json_object_object_get(crash, "pid")));
+	if (!ev)
+		return;
+	json_object_object_add(ev, "message",
+			       json_object_get(json_object_object_get(crash, "message")));
+	json_object_object_add(ev, "crash", json_object_get(crash));
 	sd_control_broadcast(&d->ctl, ev);
 }
 

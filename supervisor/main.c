@@ -82,6 +82,7 @@ static int cmd_check(const char *file)
 /* How to run, from the command line. */
 struct run_opts {
 	bool verbose;
+	bool no_bpf;        /* --no-bpf: run degraded */
 	bool from_file;     /* reload re-reads cfg->file */
 	const char *socket; /* -s: the control socket, over the file's `control` */
 };
@@ -273,12 +274,14 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	if (d.cg.why[0])
 		sd_log(&d.log, "degraded: %s", d.cg.why);
 	sd_cgroups_guard(&d.cg);
+	sd_bpf_start(&d, o->no_bpf);
 	r = sd_tree_build(&d, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "spawnd: %s\n", err);
 		sd_tree_free(&d);
 		sd_cgroups_fini(&d.cg);
 		sd_loop_fini(&d.loop);
+		sd_bpf_stop(&d);
 		close(d.sigfd);
 		sd_config_free(d.cfg);
 		return SD_EXIT_USAGE;
@@ -288,6 +291,7 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 		sd_tree_free(&d);
 		sd_cgroups_fini(&d.cg);
 		sd_loop_fini(&d.loop);
+		sd_bpf_stop(&d);
 		close(d.sigfd);
 		sd_config_free(d.cfg);
 		return r;
@@ -331,6 +335,7 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	sd_control_close(&d.ctl);
 	free(d.gp_dir_base);
 	sd_loop_fini(&d.loop);
+	sd_bpf_stop(&d);
 	sd_worker_free_detached(&d);
 	sd_tree_free(&d);
 	sd_config_free(d.cfg); /* the last one loaded */
@@ -516,7 +521,8 @@ int main(int argc, char **argv)
 			o.verbose = true;
 			break;
 		case 'B':
-			break; /* no BPF yet: nothing to turn off */
+			o.no_bpf = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return SD_EXIT_OK;

@@ -56,8 +56,13 @@ int sd_service_status(const struct sd_daemon *d, char *buf, size_t size)
 			    : !d->svc.ready_sent     ? "starting: "
 						     : "";
 
-	return snprintf(buf, size, "%s%" PRIu32 "/%" PRIu32 " children running, %" PRIu64 " restart%s",
-			state, t.up, t.workers, t.restarts, t.restarts == 1 ? "" : "s");
+	const char *bpf = sd_bpf_mode(d);
+
+	/* "full" goes without saying; "degraded: why" is worth a glance. */
+	return snprintf(buf, size,
+			"%s%" PRIu32 "/%" PRIu32 " children running, %" PRIu64 " restart%s%s%s",
+			state, t.up, t.workers, t.restarts, t.restarts == 1 ? "" : "s",
+			strcmp(bpf, "full") ? "; bpf " : "", strcmp(bpf, "full") ? bpf : "");
 }
 
 static void watchdog_ping(struct sd_loop *loop, struct sd_timer *t)

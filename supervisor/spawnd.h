@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include "bpf.h"
 #include "cgroup.h"
 #include "config.h"
 #include "control.h"
@@ -29,6 +30,7 @@
 #include "sandbox.h"
 #include "service.h"
 #include "strategy.h"
+#include "symbolize.h"
 
 #define SD_EXIT_OK     0 /* clean shutdown */
 #define SD_EXIT_GAVEUP 1 /* the root supervisor gave up */
@@ -129,6 +131,10 @@ struct sd_unit {
 	uint64_t stall_since;         /* when progress was last seen */
 	char stall_state;
 	bool stalled;
+	bool stall_bpf;       /* its run is watched by the stall probe, not sampled */
+	json_object *last_crash; /* the last crash report (crash.c), of it or a descendant; or NULL */
+	bool exit_crash;      /* its last exit has last_crash as its evidence */
+	json_object *last_stall; /* the last stall seen (sd_stall_json); or NULL */
 	struct sd_ring ring;   /* recent output */
 };
 
@@ -154,6 +160,7 @@ struct sd_daemon {
 
 	struct sd_control ctl;
 	struct sd_service svc;   /* what systemd is told */
+	struct sd_bpf bpf;
 	const char *cfg_file;    /* what reload re-reads; NULL for `spawnd exec` */
 	struct sd_config **old_cfgs; /* configurations retired units still point into */
 	size_t nold_cfgs;
@@ -173,6 +180,22 @@ struct sd_daemon {
 		uint64_t count;
 	} restarts_by_sec[60];
 };
+
+/* A stall, as the stall probe or /proc sampling saw it. */
+struct sd_stall {
+	const char *kind;   /* "uninterruptible", "spinning", "runnable", "watchdog" */
+	const char *source; /* "bpf" or "proc" */
+	pid_t pid, tid;     /* the process, and its thread that stalls */
+	char comm[16];      /* that thread's name */
+	uint64_t for_ns;
+	char kernel_stack[2048]; /* a D-state thread's, one frame a line; or "" */
+	uint64_t green_pid; /* libgp: the green process on that scheduler thread; 0: none */
+	char green_name[64];
+};
+
+/* gpprobe.c: the green process (pid, name) that libgp scheduler thread tid
+ * of process pid runs; 0, -ENOENT (not libgp), -ESRCH (not running one). */
+int sd_gp_current(pid_t pid, pid_t tid, uint64_t *green_pid, char *name, size_t size);
 
 /* tree.c */
 int sd_tree_build(struct sd_daemon *d, char *err, size_t errlen);
@@ -202,6 +225,11 @@ void sd_arm_wait(struct sd_daemon *d);
 void sd_worker_drain(struct sd_daemon *d);
 void sd_worker_free_detached(struct sd_daemon *d);
 const char *sd_signal_name(int sig);
+struct sd_run *sd_run_find(struct sd_daemon *d, pid_t pid);
+/* Evidence from the probes: a worker's thread stalls; a descendant of a
+ * worker (not the worker itself) crashed, with crash.c's report. */
+void sd_worker_stalled(struct sd_daemon *d, pid_t worker, struct sd_stall *st);
+void sd_worker_descendant_crashed(struct sd_daemon *d, pid_t worker, pid_t pid, json_object *crash);
 int sd_worker_signal(struct sd_unit *u, int sig); /* the pid signalled, or -ESRCH */
 
 /* command.c */
@@ -217,8 +245,30 @@ json_object *sd_wait_response(struct sd_daemon *d, struct sd_wait *w, bool timed
 void sd_event_unit(struct sd_daemon *d, const char *type, const struct sd_unit *u, pid_t pid);
 void sd_event_exit(struct sd_daemon *d, const struct sd_unit *u, pid_t pid);
 void sd_event_restarted(struct sd_daemon *d, const struct sd_unit *sup, const struct sv_plan *plan);
-void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, const char *message);
+void sd_event_stalled(struct sd_daemon *d, const struct sd_unit *u, pid_t pid, json_object *stall);
+void sd_event_descendant_crashed(struct sd_daemon *d, const struct sd_unit *u, json_object *crash);
 void sd_event_gave_up(struct sd_daemon *d, const struct sd_unit *sup);
+
+/* crash.c: crash evidence per process, and the reports built from it. */
+struct sd_crash;
+struct sd_crashes {
+	struct sd_crash *list; /* newest first, at most SD_CRASHES_MAX */
+	size_t n;
+	struct sd_symbols syms;
+};
+void sd_crashes_init(struct sd_crashes *c);
+void sd_crashes_fini(struct sd_crashes *c);
+/* Take in a record of the proctree program (struct sd_bpf_tree_event or
+ * sd_bpf_fatal_event). */
+void sd_crashes_record(struct sd_crashes *c, const void *ev, size_t size);
+/* The report for process pid that died of signal sig (0: it exited), and
+ * forget it: a JSON object (see spawnd-control(7), "crash") whose
+ * "message" says it in a line, or NULL when there is no evidence beyond
+ * the signal. spawnd_pid: who is spawnd (its own signals are no crash). */
+json_object *sd_crashes_take(struct sd_crashes *c, pid_t pid, int sig, pid_t spawnd_pid);
+/* Forget pid without a report. */
+void sd_crashes_forget(struct sd_crashes *c, pid_t pid);
+json_object *sd_stall_json(const struct sd_stall *st);
 
 /* reload.c */
 json_object *sd_reload(struct sd_daemon *d, const struct sd_request *req);

@@ -182,6 +182,9 @@ void sd_worker_release(struct sd_unit *u)
 	free(u->envp);
 	free(u->groups);
 	sd_ring_fini(&u->ring);
+	json_object_put(u->last_crash);
+	json_object_put(u->last_stall);
+	u->last_crash = u->last_stall = NULL;
 	u->envp = NULL;
 	u->groups = NULL;
 }
@@ -467,51 +470,102 @@ static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *us
 	return true;
 }
 
-static uint64_t stall_interval(const struct sd_node *n)
+static uint64_t stall_interval(const struct sd_unit *u)
 {
+	const struct sd_node *n = u->node;
 	uint64_t i = UINT64_MAX;
 
-	if (n->stall_timeout_ns)
+	if (n->stall_timeout_ns && !u->stall_bpf)
 		i = n->stall_timeout_ns / 4;
 	if (n->watchdog_ns && n->watchdog_ns / 2 < i)
 		i = n->watchdog_ns / 2;
 	return i < 50000000u ? 50000000u : i;
 }
 
-static void stalled(struct sd_unit *u, struct sd_run *run, const char *what, uint64_t ns)
+/* A thread's kernel stack from /proc, when the probe could not read it. */
+static void proc_kernel_stack(struct sd_stall *st)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", (int)st->pid, (int)st->tid);
+	int len = sd_read_file(path, st->kernel_stack, sizeof(st->kernel_stack));
+
+	while (len > 0 && st->kernel_stack[len - 1] == '\n')
+		len--;
+	st->kernel_stack[len > 0 ? len : 0] = '\0';
+}
+
+static void stalled(struct sd_unit *u, struct sd_run *run, struct sd_stall *st)
 {
 	struct sd_daemon *d = u->d;
-	char stack[2048] = "";
+	/* A thread starved of CPU is the machine's stall, not the worker's:
+	 * a restart would not give it a CPU. Reported only. */
+	bool restart = u->node->on_stall == SD_STALL_RESTART && strcmp(st->kind, "runnable") != 0;
+	bool dstate = strcmp(st->kind, "uninterruptible") == 0;
+	json_object *o;
 
 	if (u->stalled)
 		return; /* once per stall */
 	u->stalled = true;
+	if (dstate && !st->kernel_stack[0])
+		proc_kernel_stack(st);
+	o = sd_stall_json(st);
 	sd_log_about(&d->log, &(struct sd_log_fields){ LOG_WARNING, unit_name(u), run->pid, "stalled", 0 },
-		     "%s[%d]: stalled: %s for %.1fs%s", unit_name(u), (int)run->pid, what,
-		     (double)ns / 1e9,
-		     u->node->on_stall == SD_STALL_RESTART ? "; stopping it (on_stall = restart)" : "");
-	{
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "%s for %.1fs", what, (double)ns / 1e9);
-		sd_event_stalled(d, u, run->pid, msg);
-	}
-	if (u->node->on_stall != SD_STALL_RESTART)
+		     "%s[%d]: stalled: %s%s", unit_name(u), (int)run->pid,
+		     json_object_get_string(json_object_object_get(o, "message")),
+		     restart ? "; stopping it (on_stall = restart)" : "");
+	if (st->kernel_stack[0])
+		sd_log_about(&d->log,
+			     &(struct sd_log_fields){ LOG_WARNING, unit_name(u), run->pid, "stalled", 0 },
+			     "%s[%d]: kernel stack of thread %d:\n%s", unit_name(u), (int)run->pid,
+			     (int)st->tid, st->kernel_stack);
+	json_object_put(u->last_stall);
+	u->last_stall = o;
+	sd_event_stalled(d, u, run->pid, o);
+	if (!restart)
 		return;
-	if (u->stall_state == 'D') {
-		/* SIGABRT would wait for it to leave D: record where it is in
-		 * the kernel, then SIGKILL. */
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d/stack", (int)run->pid);
-		if (sd_read_file(path, stack, sizeof(stack)) > 0)
-			sd_log(&d->log, "%s[%d]: kernel stack:\n%s", unit_name(u), (int)run->pid, stack);
+	if (dstate) {
+		/* SIGABRT would wait for it to leave D: its kernel stack is
+		 * recorded above; SIGKILL. */
 		signal_run(run, SIGKILL, true);
 		return;
 	}
-	/* SIGABRT, so that it dumps where it was stuck; SIGKILL after shutdown. */
-	signal_run(run, SIGABRT, false);
+	/* SIGABRT to the stuck process (the worker, or a descendant), so that
+	 * the crash probe (or a core) records where it was stuck; SIGKILL to
+	 * the tree after shutdown. */
+	if (st->pid != run->pid)
+		kill(st->pid, SIGABRT);
+	else
+		signal_run(run, SIGABRT, false);
 	sd_timer_arm(&d->loop, &run->kill_timer, sd_now_ns() + u->node->shutdown_ns);
+}
+
+/* The stall probe's report (bpf_stall.c): once per episode. */
+void sd_worker_stalled(struct sd_daemon *d, pid_t worker, struct sd_stall *st)
+{
+	struct sd_run *run = sd_run_find(d, worker);
+
+	if (!run || !run->unit || run->exited || run->stop_sent)
+		return;
+	run->unit->stalled = false; /* the probe reports each episode once */
+	/* A libgp scheduler thread: which green process it is stuck in. */
+	if (sd_gp_current(st->pid, st->tid, &st->green_pid, st->green_name,
+			  sizeof(st->green_name)) < 0)
+		st->green_pid = 0;
+	stalled(run->unit, run, st);
+}
+
+/* A stall seen by sampling /proc (degraded mode), or the watchdog. */
+static void sample_stalled(struct sd_unit *u, struct sd_run *run, const char *kind, uint64_t ns)
+{
+	struct sd_stall st = { .kind = kind, .source = "proc", .pid = run->pid, .tid = run->pid,
+			       .for_ns = ns };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)run->pid);
+	if (sd_read_file(path, st.comm, sizeof(st.comm)) > 0)
+		st.comm[strcspn(st.comm, "\n")] = '\0';
+	stalled(u, run, &st);
 }
 
 static void stall_due(struct sd_loop *loop, struct sd_timer *t)
@@ -525,17 +579,17 @@ static void stall_due(struct sd_loop *loop, struct sd_timer *t)
 
 	if (!run || run->exited || run->stop_sent)
 		return;
-	sd_timer_arm(loop, t, now + stall_interval(n));
+	sd_timer_arm(loop, t, now + stall_interval(u));
 	if (n->watchdog_ns && run->ready) {
 		uint64_t last = run->last_watchdog_ns ? run->last_watchdog_ns : run->started_ns;
 
 		if (now - last >= n->watchdog_ns) {
 			u->stall_state = 'W';
-			stalled(u, run, "no WATCHDOG=1", now - last);
+			sample_stalled(u, run, "watchdog", now - last);
 			return;
 		}
 	}
-	if (!n->stall_timeout_ns || !sample(run->pid, &state, &cpu, &io, &user))
+	if (!n->stall_timeout_ns || u->stall_bpf || !sample(run->pid, &state, &cpu, &io, &user))
 		return;
 	if (state == 'D')
 		progress = u->stall_state != 'D';
@@ -551,9 +605,8 @@ static void stall_due(struct sd_loop *loop, struct sd_timer *t)
 	}
 	u->stall_state = state;
 	if (now - u->stall_since >= n->stall_timeout_ns)
-		stalled(u, run,
-			state == 'D' ? "in uninterruptible sleep (D)" : "computing without system calls",
-			now - u->stall_since);
+		sample_stalled(u, run, state == 'D' ? "uninterruptible" : "spinning",
+			       now - u->stall_since);
 }
 
 /* ---- start ------------------------------------------------------------------------ */
@@ -782,11 +835,13 @@ int sd_worker_start(struct sd_unit *u)
 	if (run->notify_fd >= 0)
 		notify_recv(run);
 	sd_timer_arm(&d->loop, &run->ready_timer, run->started_ns + n->ready_timeout_ns);
-	if (n->stall_timeout_ns || n->watchdog_ns) {
+	/* Stalls: the probe watches it from now, or /proc is sampled. */
+	u->stall_bpf = n->stall_timeout_ns && sd_bpf_watch(d, run->pid, n->stall_timeout_ns);
+	if ((n->stall_timeout_ns && !u->stall_bpf) || n->watchdog_ns) {
 		u->stall_since = run->started_ns;
 		u->stall_state = 0;
 		u->stall_cpu = u->stall_io = 0;
-		sd_timer_arm(&d->loop, &u->stall_timer, run->started_ns + stall_interval(n));
+		sd_timer_arm(&d->loop, &u->stall_timer, run->started_ns + stall_interval(u));
 	}
 	sd_arm_wait(d);
 	if (d->log.verbose)
@@ -860,6 +915,39 @@ static struct sd_run *find_run(struct sd_unit *u, pid_t pid)
 	return NULL;
 }
 
+struct sd_run *sd_run_find(struct sd_daemon *d, pid_t pid)
+{
+	struct sd_run *run = find_run(d->root, pid);
+
+	for (struct sd_unit *r = d->retired; r && !run; r = r->next_retired)
+		run = find_run(r, pid);
+	return run;
+}
+
+void sd_worker_descendant_crashed(struct sd_daemon *d, pid_t worker, pid_t pid, json_object *crash)
+{
+	struct sd_run *run = sd_run_find(d, worker);
+	const char *msg = json_object_get_string(json_object_object_get(crash, "message"));
+	const char *comm = json_object_get_string(json_object_object_get(crash, "comm"));
+	struct sd_unit *u;
+
+	json_object_object_add(crash, "descendant", json_object_new_boolean(true));
+	if (!run || !run->unit) {
+		sd_log(&d->log, "process %d (%s) of a worker gone (pid %d): %s", (int)pid, comm,
+		       (int)worker, msg);
+		json_object_put(crash);
+		return;
+	}
+	u = run->unit;
+	sd_log_about(&d->log,
+		     &(struct sd_log_fields){ LOG_ERR, unit_name(u), pid, "descendant_crashed", 0 },
+		     "%s: worker process %d (%s) %s", unit_name(u), (int)pid, comm, msg);
+	json_object_put(u->last_crash);
+	u->last_crash = crash;
+	u->exit_crash = false;
+	sd_event_descendant_crashed(d, u, crash);
+}
+
 static void describe(const struct sd_run *run, const siginfo_t *info, char *buf, size_t size)
 {
 	double up = (double)(sd_now_ns() - run->started_ns) / 1e9;
@@ -877,15 +965,17 @@ static void describe(const struct sd_run *run, const siginfo_t *info, char *buf,
 
 void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 {
-	struct sd_run *run = find_run(d->root, info->si_pid);
+	struct sd_run *run;
 	struct sd_unit *u;
-
-	for (struct sd_unit *r = d->retired; r && !run; r = r->next_retired)
-		run = find_run(r, info->si_pid);
-	char what[256];
+	json_object *crash = NULL;
+	char what[256 + 1536];
 	bool normal;
 	uint64_t now = sd_now_ns();
 
+	/* The probes' evidence of this death was sent before it could be
+	 * reaped: take it in first. */
+	sd_bpf_consume(d);
+	run = sd_run_find(d, info->si_pid);
 	if (!run)
 		return; /* an orphan we adopted as subreaper: reaped, nothing more */
 	u = run->unit;
@@ -897,6 +987,26 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 	signal_run(run, SIGKILL, true);
 
 	describe(run, info, what, sizeof(what));
+	sd_bpf_unwatch(d, run->pid);
+	if (d->bpf.tree)
+		crash = sd_proctree_take(d->bpf.tree, run->pid,
+					 info->si_code == CLD_EXITED ? 0 : info->si_status);
+	u->exit_crash = crash != NULL;
+	if (crash) {
+		/* Its message less what `what` says already ("killed by SIGX"). */
+		const char *m = json_object_get_string(json_object_object_get(crash, "message"));
+		size_t len = strlen(what);
+		size_t skip = strlen("killed by ") + strlen(sd_signal_name(info->si_status));
+
+		if (strlen(m) >= skip && strncmp(m, "killed by ", 10) == 0)
+			m += skip;
+		m += strspn(m, " :");
+		if (*m)
+			snprintf(what + len, sizeof(what) - len, ": %s", m);
+		json_object_object_add(crash, "descendant", json_object_new_boolean(false));
+		json_object_put(u->last_crash);
+		u->last_crash = crash;
+	}
 	u->last = (struct sd_exit){
 		.valid = true,
 		.code = info->si_code == CLD_EXITED ? info->si_status : -1,

@@ -190,7 +190,11 @@ static int run_batch(struct view *v, long long count, long long delay_ms)
 		header_build(v, &h);
 		if (i)
 			fputc('\n', stdout);
-		printf("%s\n%s\n", h.line1, h.line2);
+		/* The header fits the width like the rows. */
+		put_fit(stdout, v->utf8, h.line1, (size_t)batch_cols(), CUT_END, false);
+		fputc('\n', stdout);
+		put_fit(stdout, v->utf8, h.line2, (size_t)batch_cols(), CUT_END, false);
+		fputc('\n', stdout);
 		if (v->link && v->link->news[0])
 			printf("%s\n", v->link->news);
 		fputc('\n', stdout);

@@ -138,14 +138,11 @@ static enum row_color state_color(const char *state, bool stalled)
 }
 
 /* The top frame's function of a crash report, if spawnd gives one. */
+/* The function a crash report's stack starts in (spawnd-control(7),
+ * "last_crash"), or NULL. */
 static const char *crash_function(json_object *crash)
 {
-	json_object *stack = jarr(crash, "stack"), *top = jidx(stack, 0);
-	const char *fn = jstr(crash, "function");
-
-	if (!fn && json_object_is_type(top, json_type_object))
-		fn = jstr(top, "function") ? jstr(top, "function") : jstr(top, "symbol");
-	return fn;
+	return jstr(jidx(jarr(crash, "stack"), 0), "function");
 }
 
 /* A worker's last exit in a few words: "SIGSEGV in parse_line", "exit 3". */
@@ -424,21 +421,11 @@ int rows_build(struct view *v, struct rows *out)
 
 /* ---- the header ---------------------------------------------------------------------------- */
 
+/* "full", or "degraded: why"; "unknown" from a spawnd without probes
+ * (before they came, status had no "bpf"). */
 void bpf_mode(json_object *resp, char *buf, size_t size)
 {
-	json_object *b = jget(jget(resp, "spawnd"), "bpf");
-
-	if (!b)
-		b = jget(resp, "bpf");
-	if (json_object_is_type(b, json_type_string)) {
-		textf(buf, size, "%s", json_object_get_string(b));
-	} else if (json_object_is_type(b, json_type_object)) {
-		const char *why = jstr(b, "reason") ? jstr(b, "reason") : jstr(b, "why");
-
-		textf(buf, size, "%s%s%s", jstr_or(b, "mode", "?"), why ? ": " : "", why ? why : "");
-	} else {
-		textf(buf, size, "unknown");
-	}
+	textf(buf, size, "%s", jstr_or(resp, "bpf", "unknown"));
 }
 
 static void count_workers(json_object *node, long long *running, long long *all,
@@ -500,8 +487,9 @@ void header_build(const struct view *v, struct header *h)
 	if (sd)
 		fmt_uptime(up, sizeof(up), jint(sd, "uptime_ms"));
 	if (link_up(v->link))
-		textf(h->line1, sizeof(h->line1), "spawnd pid %lld, up %s, config %s, bpf %s",
-			 jint(sd, "pid"), up, jstr_or(sd, "config", sd ? "none" : "unknown"), bpf);
+		/* The config last: a long path is what a narrow screen cuts. */
+		textf(h->line1, sizeof(h->line1), "spawnd pid %lld, up %s, bpf %s, config %s",
+			 jint(sd, "pid"), up, bpf, jstr_or(sd, "config", sd ? "none" : "unknown"));
 	else
 		textf(h->line1, sizeof(h->line1), "spawnd at %s: %s (showing what it last said)",
 			 v->link->path, v->link->down_why);
@@ -658,22 +646,18 @@ static void clock_time(char *buf, size_t size, long long unix_ms)
 	} while (0)
 
 /* A frame of a crash report's stack: a string, or an object. */
+/* One frame of a crash report: "parse_line+0x1c (parse.c:42)", or the
+ * module and address when no symbol was found. */
 static void frame_text(char *buf, size_t size, json_object *f)
 {
-	const char *fn, *file;
+	const char *fn = jstr(f, "function"), *file = jstr(f, "file");
 
-	if (json_object_is_type(f, json_type_string)) {
-		textf(buf, size, "%s", json_object_get_string(f));
-		return;
-	}
-	fn = jstr(f, "function") ? jstr(f, "function") : jstr_or(f, "symbol", "??");
-	file = jstr(f, "file");
-	if (file)
-		textf(buf, size, "%s (%s:%lld)", fn, file, jint(f, "line"));
-	else if (jstr(f, "addr") || jstr(f, "ip"))
-		textf(buf, size, "%s at %s", fn, jstr(f, "addr") ? jstr(f, "addr") : jstr(f, "ip"));
+	if (fn && file)
+		textf(buf, size, "%s+%#llx (%s:%lld)", fn, jint(f, "offset"), file, jint(f, "line"));
+	else if (fn)
+		textf(buf, size, "%s+%#llx", fn, jint(f, "offset"));
 	else
-		textf(buf, size, "%s", fn);
+		textf(buf, size, "%s in %s", jstr_or(f, "addr", "?"), jstr_or(f, "module", "?"));
 }
 
 /* The node at path under node, or NULL. */
@@ -729,7 +713,7 @@ static size_t worker_detail(const struct view *v, const struct row *row, char (*
 			    size_t max)
 {
 	json_object *node = row->node, *le = jget(node, "last_exit"), *crash = jget(node, "last_crash");
-	json_object *stall = jget(node, "stall"), *lines;
+	json_object *stall = jget(node, "last_stall"), *lines;
 	const char *path = shown(jstr(node, "path"));
 	char at[16], up[24], frame[400], buf[400];
 	size_t n = 0;
@@ -747,19 +731,18 @@ static size_t worker_detail(const struct view *v, const struct row *row, char (*
 	if (crash) {
 		json_object *stack = jarr(crash, "stack");
 
-		LINE("crash report: %s", jstr(crash, "message") ? jstr(crash, "message") :
-					jstr_or(crash, "summary", jstr_or(crash, "signal", "")));
+		LINE("crash report: %s", jstr_or(crash, "message", "?"));
 		for (size_t i = 0; i < jlen(stack); i++) {
 			frame_text(frame, sizeof(frame), jidx(stack, i));
 			LINE("  #%zu %s", i, frame);
 		}
+		if (jstr(crash, "stack_note"))
+			LINE("  (%s)", jstr(crash, "stack_note"));
 	} else {
-		LINE("crash report: unknown (this spawnd sends none)");
+		LINE("crash report: none");
 	}
 	if (stall)
-		LINE("stall: %s", json_object_is_type(stall, json_type_string) ?
-					  json_object_get_string(stall) :
-					  jstr_or(stall, "message", json_object_to_json_string(stall)));
+		LINE("last stall: %s", jstr_or(stall, "message", "?"));
 	history(v, path, buf, sizeof(buf));
 	LINE("restarts of its supervisor in its period: %s", buf);
 	if (jstr(node, "status_text") && *jstr(node, "status_text"))

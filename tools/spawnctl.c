@@ -170,6 +170,35 @@ static size_t max_sz(size_t a, size_t b)
 #define NAME_MIN 16
 #define PID_W    7
 
+/* A worker's last crash and stall, as the probes saw them (spawnd(8)). */
+static void print_evidence(json_object *node)
+{
+	json_object *crash = jget(node, "last_crash"), *stall = jget(node, "last_stall");
+	json_object *frames = jarr(crash, "stack");
+
+	if (crash) {
+		printf("last crash: process %lld (%s) %s\n", jint(crash, "pid"),
+		       jstr_or(crash, "comm", "?"), jstr_or(crash, "message", ""));
+		for (size_t i = 0; i < jlen(frames); i++) {
+			json_object *f = json_object_array_get_idx(frames, i);
+
+			printf("  #%-2zu %s", i, jstr_or(f, "addr", "?"));
+			if (jstr(f, "function"))
+				printf(" %s+0x%llx", jstr(f, "function"), jint(f, "offset"));
+			if (jstr(f, "file"))
+				printf(" (%s:%lld)", jstr(f, "file"), jint(f, "line"));
+			if (jstr(f, "module"))
+				printf(" %s", jstr(f, "module"));
+			fputc('\n', stdout);
+		}
+	}
+	if (stall) {
+		printf("last stall: %s\n", jstr_or(stall, "message", ""));
+		if (jstr(stall, "kernel_stack"))
+			printf("%s\n", jstr(stall, "kernel_stack"));
+	}
+}
+
 static int print_status(struct ctl *c, json_object *resp)
 {
 	json_object *node = jget(resp, "status");
@@ -233,6 +262,9 @@ static int print_status(struct ctl *c, json_object *resp)
 		fputc('\n', stdout);
 	}
 	free(t.rows);
+	print_evidence(node);
+	if (jstr(resp, "bpf") && strcmp(jstr(resp, "bpf"), "full") != 0)
+		printf("bpf: %s\n", jstr(resp, "bpf"));
 	return EXIT_DONE;
 }
 
@@ -442,7 +474,9 @@ static void put_list(FILE *f, json_object *arr)
 static void print_event(json_object *ev)
 {
 	const char *type = jstr_or(ev, "event", "?");
-	const char *msg = jstr(ev, "message");
+	/* A crash the probes saw says where: its report's message. */
+	const char *msg = jstr(jget(ev, "crash"), "message") ? jstr(jget(ev, "crash"), "message")
+							    : jstr(ev, "message");
 	long long t = jint(ev, "time_ms"), pid = jint(ev, "pid");
 	time_t sec = (time_t)(t / 1000);
 	struct tm tm;

@@ -40,7 +40,7 @@ DIST=bookworm
 ROOTFS=$WORK/rootfs-$DIST
 # What the container needs beyond minbase: systemd itself, procps (kill,
 # pgrep), and the libraries spawnd links (the same Debian packages).
-PKGS=systemd,systemd-sysv,dbus,procps,liburing2,libconfig9,libseccomp2,libjson-c5
+PKGS=systemd,systemd-sysv,dbus,procps,liburing2,libconfig9,libseccomp2,libjson-c5,libbpf1,libelf1,libdw1,libncursesw6
 MACHINE=spawndtest$$
 WDSEC=2
 
