@@ -127,7 +127,7 @@ struct sd_unit {
 	uint64_t not_before;   /* no start before this (backoff) */
 	struct sd_timer backoff_timer;
 	struct sd_timer stall_timer; /* /proc sampling and the watchdog */
-	uint64_t stall_cpu, stall_io; /* last sample */
+	uint64_t stall_cpu, stall_sys; /* last sample: CPU ticks; syscr+syscw+stime */
 	uint64_t stall_since;         /* when progress was last seen */
 	char stall_state;
 	bool stalled;

@@ -433,17 +433,20 @@ static void kill_late(struct sd_loop *loop, struct sd_timer *t)
 }
 
 /*
- * Stalls, first version: sampled from /proc (the eBPF probes of a later
- * version see them exactly). A worker is stalled when, for stall_timeout:
+ * Stalls without the eBPF probes (which see them exactly, bpf_stall.c):
+ * sampled from /proc. A worker is stalled when, for stall_timeout:
  *  - it stays in uninterruptible sleep (D), or
  *  - it keeps using CPU while every sample finds it in user space
- *    (/proc/PID/syscall says "running") and its read/write system call
- *    counts do not move;
+ *    (/proc/PID/syscall says "running"), and neither its read/write system
+ *    call counts nor its time in the kernel move;
  * or, with watchdog and ready = notify, when WATCHDOG=1 stops coming.
  * Waiting in a read or poll (interruptible sleep) is not a stall.
  */
-/* state, utime+stime (ticks), syscr+syscw, and whether it is in user space */
-static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *user)
+/* Its state; utime+stime (ticks); in *sys, what moves when it makes system
+ * calls: syscr+syscw and stime (a loop of getppid() reads and writes
+ * nothing, but spends time in the kernel; a spinner spends none); and
+ * whether it is in user space now. */
+static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *sys, bool *user)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ut, st, r = 0, w = 0;
@@ -464,7 +467,7 @@ static bool sample(pid_t pid, char *state, uint64_t *cpu, uint64_t *io, bool *us
 		if ((p = strstr(buf, "syscw:")))
 			w = strtoull(p + 6, NULL, 10);
 	}
-	*io = r + w;
+	*sys = r + w + st;
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	*user = sd_read_file(path, buf, sizeof(buf)) > 0 && strncmp(buf, "running", 7) == 0;
 	return true;
@@ -573,7 +576,7 @@ static void stall_due(struct sd_loop *loop, struct sd_timer *t)
 	struct sd_unit *u = (struct sd_unit *)((char *)t - offsetof(struct sd_unit, stall_timer));
 	struct sd_run *run = u->run;
 	const struct sd_node *n = u->node;
-	uint64_t now = sd_now_ns(), cpu, io;
+	uint64_t now = sd_now_ns(), cpu, sys;
 	bool user, progress;
 	char state;
 
@@ -589,14 +592,14 @@ static void stall_due(struct sd_loop *loop, struct sd_timer *t)
 			return;
 		}
 	}
-	if (!n->stall_timeout_ns || u->stall_bpf || !sample(run->pid, &state, &cpu, &io, &user))
+	if (!n->stall_timeout_ns || u->stall_bpf || !sample(run->pid, &state, &cpu, &sys, &user))
 		return;
 	if (state == 'D')
 		progress = u->stall_state != 'D';
 	else
-		progress = !(state == 'R' && user && cpu > u->stall_cpu && io == u->stall_io);
+		progress = !(state == 'R' && user && cpu > u->stall_cpu && sys == u->stall_sys);
 	u->stall_cpu = cpu;
-	u->stall_io = io;
+	u->stall_sys = sys;
 	if (progress) {
 		u->stall_since = now;
 		u->stall_state = state;
@@ -840,7 +843,7 @@ int sd_worker_start(struct sd_unit *u)
 	if ((n->stall_timeout_ns && !u->stall_bpf) || n->watchdog_ns) {
 		u->stall_since = run->started_ns;
 		u->stall_state = 0;
-		u->stall_cpu = u->stall_io = 0;
+		u->stall_cpu = u->stall_sys = 0;
 		sd_timer_arm(&d->loop, &u->stall_timer, run->started_ns + stall_interval(u));
 	}
 	sd_arm_wait(d);

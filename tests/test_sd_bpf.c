@@ -369,23 +369,23 @@ Test(bpf, descendant_spin_detected)
 	cr_assert_neq(ready_pid("w", 2, NULL), pid, "restarted");
 }
 
-/* Busy with system calls, or waiting in read or poll: not stalls. */
-Test(bpf, healthy_workers_not_flagged)
+/* Busy with system calls, or waiting in read or poll: not stalls, to the
+ * probes (extra NULL) or to /proc sampling (--no-bpf). */
+static void healthy_not_flagged(const char *extra)
 {
 	char conf[5 * PATH_MAX];
 	json_object *st;
 
-	need_bpf();
 	snprintf(conf, sizeof(conf),
 		 WORKER("busy", "busy", "stall_timeout = \"300ms\";") ","
 		 WORKER("reader", "read", "stall_timeout = \"300ms\";") ","
 		 WORKER("poller", "poll", "stall_timeout = \"300ms\";"),
 		 BPFTEST, BPFTEST, BPFTEST);
-	start(conf, NULL);
+	start(conf, extra);
 	ready_pid("busy", 1, NULL);
 	ready_pid("reader", 1, NULL);
 	ready_pid("poller", 1, NULL);
-	ASSERT_LOG(&E, "bpf: full", 1, 1000);
+	ASSERT_LOG(&E, extra ? "bpf: degraded" : "bpf: full", 1, 1000);
 	msleep(3000); /* ten timeouts */
 	/* Neither spinning nor in D nor restarted. (A busy thread kept off
 	 * the CPUs that long by the machine's load, tests running beside this
@@ -397,6 +397,19 @@ Test(bpf, healthy_workers_not_flagged)
 	st = status_of("busy");
 	cr_assert(!json_object_get_boolean(get(st, "status.stalled")));
 	json_object_put(st);
+}
+
+Test(bpf, healthy_workers_not_flagged)
+{
+	need_bpf();
+	healthy_not_flagged(NULL);
+}
+
+/* /proc sampling sees the busy worker's system calls in its kernel time,
+ * not only in its read and write counts. */
+Test(bpf, no_bpf_healthy_workers_not_flagged)
+{
+	healthy_not_flagged("--no-bpf");
 }
 
 /* A notify worker whose WATCHDOG=1 pings stop is stalled (in both modes). */

@@ -706,7 +706,7 @@ awk -F '\t' -v runs="$RUNS" -v configs="$CONFIGS" -v connsl="$CONNS" -v sizesl="
 					print "| " name " | " grp(cl[a]) ", " sl[b] " | " out (t == 4 ? " syscalls/req" : "") " | " (na ? "not measured" : met ? "yes" : "no") " | " ceil " |"
 				}
 		print ""
-		print "Ceiling: the most libgp could reach over that server, per server CPU-second, if everything libgp itself does in user space (scheduling, switching, its I/O layer) cost nothing: requests per CPU-second of libgp'"'"'s kernel time alone over the other server'"'"'s requests per CPU-second. The rest is the kernel'"'"'s TCP work, the same for every server: where the ceiling is under a target, no user-space change can meet it on loopback."
+		print "Ceiling: the most libgp could reach over that server, per server CPU-second, if everything libgp itself does in user space (scheduling, switching, its I/O layer) cost nothing: requests per CPU-second of libgp'"'"'s kernel time alone over the other server'"'"'s requests per CPU-second. The rest is kernel time (TCP on loopback, and the io_uring operations themselves): where the ceiling is under a target, no change to libgp'"'"'s user-space code can meet it on this machine."
 	}' "$DATA"
 
 echo
