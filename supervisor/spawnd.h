@@ -41,11 +41,14 @@ struct sd_unit;
 
 /* One end of a pipe that spawnd reads: a child's stdout or stderr, or its
  * readiness fd. */
+#define SD_READER_BUF 4096 /* the longest line kept whole */
+#define SD_NOTIFY_BUF 4096 /* the longest sd_notify datagram read */
+
 struct sd_reader {
 	struct sd_op op;
 	int fd;
 	size_t len;      /* bytes of an unfinished line in buf */
-	char buf[4096];
+	char *buf;       /* SD_READER_BUF bytes, only while fd is in use */
 	bool is_err;     /* stderr (for output) */
 };
 
@@ -72,7 +75,7 @@ struct sd_run {
 	struct sd_reader out, err, rdy;
 	struct sd_op notify_op; /* READY=1 and friends, for ready = notify */
 	int notify_fd;
-	char notify_buf[4096];
+	char *notify_buf; /* SD_NOTIFY_BUF bytes, for ready = notify only */
 	struct iovec notify_iov;
 	struct msghdr notify_msg;
 

@@ -219,6 +219,10 @@ static void run_free(struct sd_run *run)
 	close_fd(&run->rdy.fd);
 	close_fd(&run->notify_fd);
 	sd_cgroup_destroy(&run->cg);
+	free(run->out.buf);
+	free(run->err.buf);
+	free(run->rdy.buf);
+	free(run->notify_buf);
 	free(run);
 }
 
@@ -264,11 +268,20 @@ static void signal_run(struct sd_run *run, int sig, bool tree)
 
 /* ---- reading: output, readiness, the exec-error pipe, notify ------------------------ */
 
+/* rd's buffer, if it has a pipe to read. */
+static int reader_buffer(struct sd_reader *rd)
+{
+	if (rd->fd < 0 || rd->buf)
+		return 0;
+	rd->buf = malloc(SD_READER_BUF);
+	return rd->buf ? 0 : -ENOMEM;
+}
+
 static void read_more(struct sd_run *run, struct sd_reader *rd)
 {
 	struct io_uring_sqe *sqe = sd_loop_sqe(&run->d->loop, &rd->op);
 
-	io_uring_prep_read(sqe, rd->fd, rd->buf + rd->len, (unsigned)(sizeof(rd->buf) - rd->len),
+	io_uring_prep_read(sqe, rd->fd, rd->buf + rd->len, (unsigned)(SD_READER_BUF - rd->len),
 			   (uint64_t)-1);
 }
 
@@ -312,7 +325,7 @@ static void reader_done(struct sd_run *run, struct sd_reader *rd, int res, bool 
 		}
 		rd->len -= (size_t)(start - rd->buf);
 		memmove(rd->buf, start, rd->len);
-		if (rd->len == sizeof(rd->buf)) { /* a line longer than the buffer */
+		if (rd->len == SD_READER_BUF) { /* a line longer than the buffer */
 			output_line(run, rd->buf, rd->len, rd->is_err);
 			rd->len = 0;
 		}
@@ -375,8 +388,7 @@ static void notify_msg(struct sd_loop *loop, struct sd_op *op, int res, uint32_t
 		run_maybe_free(run);
 		return;
 	}
-	run->notify_buf[res < (int)sizeof(run->notify_buf) ? res : (int)sizeof(run->notify_buf) - 1] =
-		'\0';
+	run->notify_buf[res < SD_NOTIFY_BUF ? res : SD_NOTIFY_BUF - 1] = '\0';
 	for (line = strtok_r(run->notify_buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strcmp(line, "READY=1") == 0)
 			mark_ready(run);
@@ -394,7 +406,7 @@ static void notify_recv(struct sd_run *run)
 {
 	struct io_uring_sqe *sqe = sd_loop_sqe(&run->d->loop, &run->notify_op);
 
-	run->notify_iov = (struct iovec){ run->notify_buf, sizeof(run->notify_buf) - 1 };
+	run->notify_iov = (struct iovec){ run->notify_buf, SD_NOTIFY_BUF - 1 };
 	run->notify_msg = (struct msghdr){ .msg_iov = &run->notify_iov, .msg_iovlen = 1 };
 	io_uring_prep_recvmsg(sqe, run->notify_fd, &run->notify_msg, 0);
 }
@@ -749,6 +761,16 @@ int sd_worker_start(struct sd_unit *u)
 		l.ready_fd = n->ready_fd;
 	}
 
+	/* Buffers only for the pipes this worker has: most read stdout and
+	 * stderr, few a readiness fd (a thousand workers, 4 KiB each). */
+	r = reader_buffer(&run->out);
+	if (r == 0)
+		r = reader_buffer(&run->err);
+	if (r == 0)
+		r = reader_buffer(&run->rdy);
+	if (r < 0)
+		goto fail;
+
 	while (u->envp[nenv])
 		nenv++;
 	envp = calloc(nenv + 3, sizeof(*envp)); /* + NOTIFY_SOCKET, GP_INTROSPECT_DIR, NULL */
@@ -762,6 +784,11 @@ int sd_worker_start(struct sd_unit *u)
 		int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "spawnd.%d.%llu",
 				   (int)d->self, (unsigned long long)run->gen);
 
+		run->notify_buf = malloc(SD_NOTIFY_BUF);
+		if (!run->notify_buf) {
+			r = -ENOMEM;
+			goto fail;
+		}
 		run->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (run->notify_fd < 0 ||
 		    bind(run->notify_fd, (struct sockaddr *)&sa,
