@@ -38,6 +38,20 @@
 #define gp_asan_unpoison(addr, size) ((void)(addr), (void)(size))
 #endif
 
+/*
+ * How many times slower instrumented code runs (a ping-pong round trip:
+ * 0.3 us plain, 1.4 us under ASan, 12 us under TSan, measured on a 2-core
+ * VM). Time constants that stand for "longer than a context switch takes"
+ * scale with it, or they would mistake a slow switch for a busy scheduler.
+ */
+#if defined(GP_TSAN)
+#define GP_SAN_TIME_FACTOR 40
+#elif defined(GP_ASAN)
+#define GP_SAN_TIME_FACTOR 4
+#else
+#define GP_SAN_TIME_FACTOR 1
+#endif
+
 #ifdef GP_TSAN
 /* A hand-off TSan cannot see (through the kernel) made visible to it. */
 #define gp_tsan_release(addr) __tsan_release(addr)

@@ -30,7 +30,9 @@
 #define GP_BUDGET      2000      /* reductions per time slice */
 #define GP_POLL_EVERY  64        /* picks between visits to the loop */
 #define GP_SPIN_NS     50000     /* how long an idle scheduler looks for work */
-#define GP_NEXT_AFTER  20000     /* a runnext this old on a busy scheduler may be stolen */
+/* A runnext this old on a busy scheduler may be stolen: a hundred context
+ * switches' time, so that only a scheduler that is computing loses it. */
+#define GP_NEXT_AFTER  (20000 * GP_SAN_TIME_FACTOR)
 #define GP_UD_WAKE     1         /* user_data of a MSG_RING wake-up */
 #define GP_UD_MSGRING  2         /* user_data of our own MSG_RING SQEs */
 #define GP_IO_BATCH    16        /* picks a prepared I/O operation may wait for submission */
