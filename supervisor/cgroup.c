@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,7 +387,7 @@ static int v1_group(const char *base, const char *name, const char *file, uint64
 int sd_cgroup_create(struct sd_cgroups *cg, const char *name, const struct sd_limits *lim,
 		     struct sd_cgroup *ret, char *unenforced, size_t size)
 {
-	struct sd_cgroup c = { .v2_fd = -1, .v1_procs = { -1, -1 } };
+	struct sd_cgroup c = { .v2_procs = -1, .v1_procs = { -1, -1 } };
 	char val[32];
 	int r;
 
@@ -398,8 +399,11 @@ int sd_cgroup_create(struct sd_cgroups *cg, const char *name, const struct sd_li
 			r = -errno;
 			goto err;
 		}
-		c.v2_fd = open(c.v2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (c.v2_fd < 0) {
+		char procs[PATH_MAX];
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", c.v2_path);
+		c.v2_procs = open(procs, O_WRONLY | O_CLOEXEC);
+		if (c.v2_procs < 0) {
 			r = -errno;
 			goto err;
 		}
@@ -484,21 +488,28 @@ bool sd_cgroup_empty(const struct sd_cgroup *c)
 	return true;
 }
 
+void sd_cgroup_launched(struct sd_cgroup *c)
+{
+	if (c->v2_procs >= 0)
+		close(c->v2_procs);
+	c->v2_procs = -1;
+	for (int i = 0; i < c->nv1; i++) {
+		if (c->v1_procs[i] >= 0)
+			close(c->v1_procs[i]);
+		c->v1_procs[i] = -1;
+	}
+}
+
 void sd_cgroup_destroy(struct sd_cgroup *c)
 {
-	if (c->v2_fd >= 0)
-		close(c->v2_fd);
-	c->v2_fd = -1;
+	sd_cgroup_launched(c);
 	if (c->v2_path)
 		(void)rmdir(c->v2_path);
 	free(c->v2_path);
 	c->v2_path = NULL;
 	for (int i = 0; i < c->nv1; i++) {
-		if (c->v1_procs[i] >= 0)
-			close(c->v1_procs[i]);
 		(void)rmdir(c->v1_paths[i]);
 		free(c->v1_paths[i]);
-		c->v1_procs[i] = -1;
 	}
 	c->nv1 = 0;
 }

@@ -5,8 +5,8 @@
  * limits are enforced.
  *
  * Each incarnation of a worker gets a fresh cgroup v2 group under spawnd's
- * own (a group that has seen cgroup.kill kills every later CLONE_INTO_CGROUP
- * child: never reuse one). Limits use v2 controllers where they are
+ * own (a group that has seen cgroup.kill kills every process that joins it
+ * later: never reuse one). The child joins it itself, before execve. Limits use v2 controllers where they are
  * available to us, else the v1 hierarchies (hybrid machines such as
  * Debian's older ones); where neither is, spawnd says so and does not
  * pretend. Without cgroup v2 at all, containment falls back to the worker's
@@ -32,8 +32,8 @@ struct sd_cgroups {
 
 struct sd_cgroup {
 	char *v2_path;  /* NULL: none */
-	int v2_fd;      /* for CLONE_INTO_CGROUP; -1: none */
-	int v1_procs[2]; /* for the child to join; -1: none */
+	int v2_procs;   /* its cgroup.procs, for the child to join; -1: none */
+	int v1_procs[2]; /* the same in v1 controllers; -1: none */
 	char *v1_paths[2];
 	int nv1;
 };
@@ -58,6 +58,9 @@ int sd_cgroup_kill(struct sd_cgroups *cg, struct sd_cgroup *c);
 
 /* Nothing left in it (or no group). */
 bool sd_cgroup_empty(const struct sd_cgroup *c);
+
+/* The child has joined (or could not): close what it joined through. */
+void sd_cgroup_launched(struct sd_cgroup *c);
 
 /* Remove it, if empty; close what is open. Safe to call twice. */
 void sd_cgroup_destroy(struct sd_cgroup *c);

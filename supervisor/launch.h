@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Launching a worker: clone3 with CLONE_PIDFD (and CLONE_INTO_CGROUP where
- * cgroup v2 is usable), then, in the child, only async-signal-safe work that
- * the parent prepared: death signal, new session, signal mask, cgroups (v1),
- * file descriptors, rlimits, working directory, user and group,
- * no_new_privs, seccomp, execve.
+ * Launching a worker: clone with CLONE_VM, CLONE_VFORK and CLONE_PIDFD,
+ * then, in the child, only async-signal-safe work that the parent prepared:
+ * death signal, new session, signal mask, cgroups, file descriptors,
+ * rlimits, working directory, user and group, no_new_privs, seccomp,
+ * execve.
  *
- * A failure before execve travels back through a close-on-exec pipe as
- * (stage, errno): end of file on that pipe means execve succeeded. So "could
- * not start" and "crashed" are different events.
+ * sd_launch returns once the child has execve'd or died, with the outcome:
+ * a failure before execve comes back as (stage, errno). So "could not start"
+ * and "crashed" are different events, known before spawnd does anything
+ * else.
  */
 #ifndef SD_LAUNCH_H
 #define SD_LAUNCH_H
@@ -37,8 +38,8 @@ enum sd_stage {
 
 /* What the child reports when it fails before execve. */
 struct sd_exec_error {
-	int32_t stage; /* enum sd_stage */
-	int32_t err;   /* errno */
+	int32_t stage; /* enum sd_stage; -1: execve succeeded */
+	int32_t err;   /* errno; 0: killed at that stage */
 };
 
 #define SD_LAUNCH_MAX_V1   4
@@ -51,7 +52,7 @@ struct sd_launch {
 	int stdio[3];        /* fds to become 0, 1, 2 (the same number: inherit) */
 	int ready_src;       /* becomes ready_fd in the child; -1: none */
 	int ready_fd;
-	int cgroup2_fd;      /* directory fd for CLONE_INTO_CGROUP; -1: none */
+	int v2_procs;        /* cgroup.procs of the cgroup v2 to join; -1: none */
 	int v1_procs[SD_LAUNCH_MAX_V1]; /* cgroup.procs of v1 controllers to join */
 	int nv1;
 	struct {
@@ -71,11 +72,12 @@ struct sd_launch {
 struct sd_launched {
 	pid_t pid;
 	int pidfd;   /* CLONE_PIDFD: for signalling without pid reuse races */
-	int errfd;   /* read end of the exec-error pipe; EOF: execve succeeded */
-	bool in_cgroup2; /* CLONE_INTO_CGROUP took */
+	bool in_cgroup2; /* it joined v2_procs' cgroup */
+	struct sd_exec_error exec; /* .stage -1: it runs its program */
 };
 
-/* 0 or -errno (clone3 or pipe2 failed: nothing was started). */
+/* 0 (a child was started: it runs its program, or failed as ret->exec
+ * says and is to be reaped) or -errno (clone failed: nothing was started). */
 int sd_launch(const struct sd_launch *l, struct sd_launched *ret);
 
 const char *sd_stage_name(int stage);

@@ -523,8 +523,7 @@ cleanup:
 	return r;
 }
 
-int sd_sandbox_compile(const struct sd_sandbox *sb, struct sd_filter *ret, char *err,
-		       size_t errlen)
+static int compile(const struct sd_sandbox *sb, struct sd_filter *ret, char *err, size_t errlen)
 {
 	struct plan plan = { 0 };
 	scmp_filter_ctx ctx = NULL;
@@ -616,11 +615,128 @@ cleanup:
 	return r;
 }
 
+/* ---- one compiled filter per distinct sandbox -------------------------------------- */
+
+/*
+ * libseccomp takes about 0.15 ms to compile a profile, and a thousand
+ * workers usually share two or three: each distinct sandbox is compiled
+ * once and its program shared, counted by the filters that point to it.
+ * Immutable once compiled. spawnd's main thread only.
+ */
+struct sd_filter_entry {
+	struct sd_filter_entry *next;
+	unsigned refs;
+	struct sd_sandbox sb; /* the key: a deep copy */
+	struct sd_filter compiled;
+};
+
+static struct sd_filter_entry *filters;
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static bool strv_equal(char *const *a, char *const *b)
+{
+	size_t n = strv_len(a);
+
+	if (n != strv_len(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int strv_dup(char *const *v, char ***ret)
+{
+	size_t n = strv_len(v);
+	char **copy = calloc(n + 1, sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = strdup(v[i]);
+		if (!copy[i]) {
+			strv_free(copy);
+			return -ENOMEM;
+		}
+	}
+	*ret = copy;
+	return 0;
+}
+
+static bool same_sandbox(const struct sd_sandbox *a, const struct sd_sandbox *b)
+{
+	return a->base == b->base && a->io_uring == b->io_uring && a->kill == b->kill &&
+	       strv_equal(a->allow, b->allow) && strv_equal(a->deny, b->deny);
+}
+
+static void entry_free(struct sd_filter_entry *e)
+{
+	strv_free(e->sb.allow);
+	strv_free(e->sb.deny);
+	free(e->compiled.prog.filter);
+	free(e);
+}
+
+int sd_sandbox_compile(const struct sd_sandbox *sb, struct sd_filter *ret, char *err,
+		       size_t errlen)
+{
+	struct sd_filter_entry *e;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	for (e = filters; e; e = e->next)
+		if (same_sandbox(&e->sb, sb))
+			goto found;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->sb = (struct sd_sandbox){ .base = sb->base, .io_uring = sb->io_uring, .kill = sb->kill };
+	r = strv_dup(sb->allow, &e->sb.allow);
+	if (r == 0)
+		r = strv_dup(sb->deny, &e->sb.deny);
+	if (r == 0)
+		r = compile(sb, &e->compiled, err, errlen);
+	if (r < 0) {
+		entry_free(e);
+		return r;
+	}
+	e->next = filters;
+	filters = e;
+found:
+	e->refs++;
+	*ret = e->compiled;
+	ret->entry = e;
+	return 0;
+}
+
 void sd_filter_free(struct sd_filter *f)
 {
-	if (!f)
+	struct sd_filter_entry **p;
+
+	if (!f || !f->entry)
 		return;
-	free(f->prog.filter);
+	if (--f->entry->refs == 0) {
+		for (p = &filters; *p != f->entry; p = &(*p)->next)
+			;
+		*p = f->entry->next;
+		entry_free(f->entry);
+	}
 	*f = (struct sd_filter){ 0 };
 }
 

@@ -28,15 +28,19 @@
 
 #include "config.h"
 
+struct sd_filter_entry;
+
 struct sd_filter {
-	struct sock_fprog prog; /* prog.filter is owned; len 0: no filter */
+	struct sock_fprog prog; /* shared, read-only; len 0: no filter */
 	bool allows_io_uring;
+	struct sd_filter_entry *entry; /* what sd_filter_free releases */
 };
 
 /*
- * Compile sb for this architecture. -EINVAL with a message in err (naming
- * the offending syscall, e.g. "deny: unknown system call 'opne'") for a bad
- * profile; -ENOMEM.
+ * Compile sb for this architecture, or share the program of an earlier
+ * sandbox equal to it (until each sharer has called sd_filter_free).
+ * -EINVAL with a message in err (naming the offending syscall, e.g. "deny:
+ * unknown system call 'opne'") for a bad profile; -ENOMEM.
  */
 int sd_sandbox_compile(const struct sd_sandbox *sb, struct sd_filter *ret, char *err,
 		       size_t errlen);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -15,6 +16,8 @@
 
 /* Slack on top of one worker's stop bound, for the supervisors between. */
 #define STOP_SLACK_NS 5000000000u
+/* How stale STATUS= may be. */
+#define STATUS_EVERY_NS 100000000u
 
 struct tally {
 	uint32_t workers, up; /* up: a process runs */
@@ -65,6 +68,8 @@ int sd_service_status(const struct sd_daemon *d, char *buf, size_t size)
 			strcmp(bpf, "full") ? "; bpf " : "", strcmp(bpf, "full") ? bpf : "");
 }
 
+static void status_due(struct sd_loop *loop, struct sd_timer *t);
+
 static void watchdog_ping(struct sd_loop *loop, struct sd_timer *t)
 {
 	struct sd_service *svc = (struct sd_service *)((char *)t - offsetof(struct sd_service,
@@ -80,8 +85,9 @@ void sd_service_init(struct sd_daemon *d)
 	struct sd_service *svc = &d->svc;
 	uint64_t usec = 0;
 
-	*svc = (struct sd_service){ 0 };
+	*svc = (struct sd_service){ .notify = getenv("NOTIFY_SOCKET") != NULL };
 	sd_timer_init(&svc->watchdog_timer, watchdog_ping);
+	sd_timer_init(&svc->status_timer, status_due);
 	/* > 0 only when WATCHDOG_USEC is set and WATCHDOG_PID (if set) is us.
 	 * Left in the environment: a worker's environment is built clean. */
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
@@ -94,6 +100,7 @@ void sd_service_init(struct sd_daemon *d)
 void sd_service_fini(struct sd_daemon *d)
 {
 	sd_timer_cancel(&d->loop, &d->svc.watchdog_timer);
+	sd_timer_cancel(&d->loop, &d->svc.status_timer);
 }
 
 int sd_service_listen_fd(char *err, size_t errlen)
@@ -130,12 +137,42 @@ close_all:
 	return -EINVAL;
 }
 
+/* STATUS= and the stop's extensions, from a tally of the whole tree: at
+ * most every STATUS_EVERY_NS, not at every step (a thousand workers
+ * starting make a thousand steps, each of which would count them all). */
+static void status_due(struct sd_loop *loop, struct sd_timer *t)
+{
+	struct sd_service *svc = (struct sd_service *)((char *)t - offsetof(struct sd_service,
+									   status_timer));
+	struct sd_daemon *d = (struct sd_daemon *)((char *)svc - offsetof(struct sd_daemon, svc));
+	char status[sizeof(svc->status)];
+
+	(void)loop;
+	sd_service_status(d, status, sizeof(status));
+	if (strcmp(status, svc->status) != 0) {
+		(void)sd_notifyf(0, "STATUS=%s", status);
+		memcpy(svc->status, status, sizeof(status));
+	}
+	if (d->shutting_down) {
+		struct tally now = tally_of(d);
+
+		/* Each worker that goes down is progress: give the rest as long
+		 * as one more worker's stop may take. A stop that hangs past
+		 * that meets systemd's TimeoutStopSec, then SIGKILL. */
+		if (now.up < svc->stop_left) {
+			svc->stop_left = now.up;
+			(void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" PRIu64,
+					 (svc->stop_bound_ns + STOP_SLACK_NS) / 1000u);
+		}
+	}
+}
+
 void sd_service_after_step(struct sd_daemon *d, bool changed)
 {
 	struct sd_service *svc = &d->svc;
 	char status[sizeof(svc->status)];
 
-	if (!changed)
+	if (!changed || !svc->notify)
 		return;
 	if (!svc->ready_sent && !d->shutting_down && d->root && !d->restart_root &&
 	    sv_quiet(&d->root->sv)) {
@@ -147,23 +184,8 @@ void sd_service_after_step(struct sd_daemon *d, bool changed)
 		memcpy(svc->status, status, sizeof(status));
 		return;
 	}
-	sd_service_status(d, status, sizeof(status));
-	if (strcmp(status, svc->status) != 0) {
-		(void)sd_notifyf(0, "STATUS=%s", status);
-		memcpy(svc->status, status, sizeof(status));
-	}
-	if (d->shutting_down) {
-		struct tally t = tally_of(d);
-
-		/* Each worker that goes down is progress: give the rest as long
-		 * as one more worker's stop may take. A stop that hangs past
-		 * that meets systemd's TimeoutStopSec, then SIGKILL. */
-		if (t.up < svc->stop_left) {
-			svc->stop_left = t.up;
-			(void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" PRIu64,
-					 (svc->stop_bound_ns + STOP_SLACK_NS) / 1000u);
-		}
-	}
+	if (!sd_timer_armed(&svc->status_timer))
+		sd_timer_arm(&d->loop, &svc->status_timer, sd_now_ns() + STATUS_EVERY_NS);
 }
 
 static uint64_t monotonic_usec(void)

@@ -22,6 +22,7 @@
 struct sd_daemon;
 
 struct sd_service {
+	bool notify;            /* NOTIFY_SOCKET is set: systemd listens */
 	bool ready_sent;        /* READY=1 for the start (not again until a reload) */
 	bool stopping_sent;     /* STOPPING=1 */
 	uint64_t watchdog_ns;   /* WatchdogSec; 0: no watchdog */
@@ -29,6 +30,7 @@ struct sd_service {
 	uint64_t stop_bound_ns; /* how long one worker's stop may take (extension) */
 	uint32_t stop_left;     /* workers still up at the last extension */
 	char status[256];       /* the last STATUS= sent */
+	struct sd_timer status_timer; /* the next STATUS=, while one is due */
 };
 
 /* Read the watchdog interval and arm its timer (d->loop is ready). */

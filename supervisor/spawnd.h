@@ -69,9 +69,7 @@ struct sd_run {
 	bool exited;
 	int exec_stage, exec_err; /* a failure before execve, or -1 */
 
-	struct sd_op err_op; /* the exec-error pipe */
-	int errfd;
-	struct sd_exec_error errbuf;
+	struct sd_op exec_op; /* execve's outcome, acted on from the loop */
 	struct sd_reader out, err, rdy;
 	struct sd_op notify_op; /* READY=1 and friends, for ready = notify */
 	int notify_fd;

@@ -193,7 +193,7 @@ void sd_worker_release(struct sd_unit *u)
 
 static bool run_busy(const struct sd_run *run)
 {
-	return run->err_op.inflight || run->out.op.inflight || run->err.op.inflight ||
+	return run->exec_op.inflight || run->out.op.inflight || run->err.op.inflight ||
 	       run->rdy.op.inflight || run->notify_op.inflight;
 }
 
@@ -213,7 +213,6 @@ static void run_free(struct sd_run *run)
 	if (run->next)
 		run->next->prev = run->prev;
 	close_fd(&run->pidfd);
-	close_fd(&run->errfd);
 	close_fd(&run->out.fd);
 	close_fd(&run->err.fd);
 	close_fd(&run->rdy.fd);
@@ -266,7 +265,7 @@ static void signal_run(struct sd_run *run, int sig, bool tree)
 		kill(run->pid, sig);
 }
 
-/* ---- reading: output, readiness, the exec-error pipe, notify ------------------------ */
+/* ---- reading: output, readiness, execve's outcome, notify --------------------------- */
 
 /* rd's buffer, if it has a pipe to read. */
 static int reader_buffer(struct sd_reader *rd)
@@ -356,21 +355,19 @@ static void rdy_read(struct sd_loop *loop, struct sd_op *op, int res, uint32_t f
 	reader_done(RUN_OF(op, rdy.op), &RUN_OF(op, rdy.op)->rdy, res, true);
 }
 
+/* From the loop, once sd_worker_start has returned: execve's outcome. */
 static void exec_result(struct sd_loop *loop, struct sd_op *op, int res, uint32_t flags)
 {
-	struct sd_run *run = RUN_OF(op, err_op);
+	struct sd_run *run = RUN_OF(op, exec_op);
 
 	(void)loop;
+	(void)res;
 	(void)flags;
-	close_fd(&run->errfd);
-	if (res == 0) {
+	if (run->exec_stage < 0) {
 		run->exec_ok = true;
 		run->d->ctl.check_waits = true; /* starting -> running */
 		if (run->unit && run->unit->node->ready == SD_READY_EXEC)
 			mark_ready(run);
-	} else if (res == (int)sizeof(run->errbuf)) {
-		run->exec_stage = run->errbuf.stage;
-		run->exec_err = run->errbuf.err;
 	}
 	run_maybe_free(run);
 }
@@ -705,7 +702,7 @@ int sd_worker_start(struct sd_unit *u)
 	struct sd_daemon *d = u->d;
 	const struct sd_node *n = u->node;
 	struct sd_launch l = { .path = n->exec_path, .argv = n->argv, .ready_src = -1,
-			       .cgroup2_fd = -1 };
+			       .v2_procs = -1 };
 	struct sd_launched got;
 	struct sd_run *run = calloc(1, sizeof(*run));
 	char unenforced[64], cgname[32], notify_env[128], gp_env[PATH_MAX + 32], **envp = NULL;
@@ -716,15 +713,15 @@ int sd_worker_start(struct sd_unit *u)
 		return -ENOMEM;
 	run->d = d;
 	run->gen = ++d->next_gen;
-	run->pidfd = run->errfd = run->notify_fd = -1;
+	run->pidfd = run->notify_fd = -1;
 	run->out.fd = run->err.fd = run->rdy.fd = -1;
 	run->exec_stage = -1;
 	run->out.op.fn = out_read;
 	run->err.op.fn = err_read;
 	run->rdy.op.fn = rdy_read;
-	run->err_op.fn = exec_result;
+	run->exec_op.fn = exec_result;
 	run->notify_op.fn = notify_msg;
-	run->cg = (struct sd_cgroup){ .v2_fd = -1, .v1_procs = { -1, -1 } };
+	run->cg = (struct sd_cgroup){ .v2_procs = -1, .v1_procs = { -1, -1 } };
 	sd_timer_init(&run->ready_timer, ready_late);
 	sd_timer_init(&run->kill_timer, kill_late);
 
@@ -809,7 +806,7 @@ int sd_worker_start(struct sd_unit *u)
 	l.stdio[0] = devnull;
 	l.stdio[1] = child_out;
 	l.stdio[2] = child_err;
-	l.cgroup2_fd = run->cg.v2_fd;
+	l.v2_procs = run->cg.v2_procs;
 	for (int i = 0; i < run->cg.nv1; i++)
 		l.v1_procs[l.nv1++] = run->cg.v1_procs[i];
 	if (n->limits.has_nofile)
@@ -831,9 +828,10 @@ int sd_worker_start(struct sd_unit *u)
 	l.filter = &u->filter;
 
 	r = sd_launch(&l, &got);
+	sd_cgroup_launched(&run->cg);
 	if (r < 0) {
 		sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
-			     "%s: could not start: clone3: %s", unit_name(u), strerror(-r));
+			     "%s: could not start: clone: %s", unit_name(u), strerror(-r));
 		goto fail;
 	}
 	free(envp);
@@ -848,14 +846,16 @@ int sd_worker_start(struct sd_unit *u)
 	run->unit = u;
 	run->pid = got.pid;
 	run->pidfd = got.pidfd;
-	run->errfd = got.errfd;
+	run->exec_stage = got.exec.stage;
+	run->exec_err = got.exec.err;
 	run->in_cgroup = got.in_cgroup2;
 	run->started_ns = sd_now_ns();
 	u->run = run;
 	u->stalled = false;
 
-	io_uring_prep_read(sd_loop_sqe(&d->loop, &run->err_op), run->errfd, &run->errbuf,
-			   sizeof(run->errbuf), (uint64_t)-1);
+	/* The outcome is known; the loop acts on it, as readiness may start
+	 * the next worker. */
+	io_uring_prep_nop(sd_loop_sqe(&d->loop, &run->exec_op));
 	if (run->out.fd >= 0)
 		read_more(run, &run->out);
 	if (run->err.fd >= 0)
@@ -982,9 +982,12 @@ static void describe(const struct sd_run *run, const siginfo_t *info, char *buf,
 {
 	double up = (double)(sd_now_ns() - run->started_ns) / 1e9;
 
-	if (run->exec_stage >= 0)
+	if (run->exec_stage >= 0 && run->exec_err)
 		snprintf(buf, size, "could not start: %s: %s", sd_stage_name(run->exec_stage),
 			 strerror(run->exec_err));
+	else if (run->exec_stage >= 0) /* killed before it could report */
+		snprintf(buf, size, "could not start: %s: killed by %s", sd_stage_name(run->exec_stage),
+			 info->si_code == CLD_EXITED ? "its exit" : sd_signal_name(info->si_status));
 	else if (info->si_code == CLD_EXITED)
 		snprintf(buf, size, "exited with status %d after %.1fs", info->si_status, up);
 	else
@@ -1136,7 +1139,7 @@ void sd_worker_drain(struct sd_daemon *d)
 		cancel_op(d, &run->err.op);
 		cancel_op(d, &run->rdy.op);
 		cancel_op(d, &run->notify_op);
-		cancel_op(d, &run->err_op);
+		cancel_op(d, &run->exec_op);
 	}
 	while (d->detached && sd_now_ns() < until && sd_loop_step(&d->loop) == 0)
 		;

@@ -260,6 +260,39 @@ static void rm_tmp(void)
 	tmp_path[0] = '\0';
 }
 
+/* Equal sandboxes share one compiled program, however their lists were
+ * built; a different one gets its own; the program outlives all but its
+ * last user. (ASan checks the last part.) */
+Test(sandbox, equal_sandboxes_share_a_program, .timeout = 10)
+{
+	char deny_a[] = "mount", deny_b[] = "mount";
+	struct sd_sandbox a = { .base = SD_SANDBOX_DEFAULT, .deny = (char *[]){ deny_a, NULL } };
+	struct sd_sandbox b = { .base = SD_SANDBOX_DEFAULT, .deny = (char *[]){ deny_b, NULL },
+				.custom = true };
+	struct sd_sandbox c = { .base = SD_SANDBOX_DEFAULT, .deny = (char *[]){ deny_a, NULL },
+				.kill = true };
+	struct sd_filter fa, fb, fc, again;
+	struct probe_out p;
+
+	compile(&a, &fa);
+	compile(&b, &fb);
+	compile(&c, &fc);
+	cr_assert_gt(fa.prog.len, 0);
+	cr_assert_eq(fa.prog.filter, fb.prog.filter, "equal sandboxes compiled twice");
+	cr_assert_neq(fa.prog.filter, fc.prog.filter, "kill and EPERM share a program");
+	sd_filter_free(&fa);
+	cr_assert_null(fa.prog.filter);
+	/* fb still holds it: it still works. */
+	run_probe(&fb, (const char *[]){ "mount", NULL }, &p);
+	cr_assert_str_eq(res_of(&p, "mount"), "EPERM");
+	sd_filter_free(&fb);
+	sd_filter_free(&fc);
+	/* All gone: the next one is compiled anew, and works. */
+	compile(&a, &again);
+	cr_assert_gt(again.prog.len, 0);
+	sd_filter_free(&again);
+}
+
 /* none compiles to no program at all: install is a no-op, io_uring is
  * allowed, and free accepts it (twice). */
 Test(sandbox, none_has_no_filter, .timeout = 10)

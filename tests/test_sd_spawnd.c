@@ -342,6 +342,67 @@ Test(spawnd, exec_failure_is_not_a_crash)
 	cr_assert_null(strstr(slurp(E.log), "exited with status 127"));
 }
 
+/* A failure between clone and execve names its step and its error. */
+Test(spawnd, chdir_failure_names_its_stage)
+{
+	write_conf(&E, HEADER "children = ( { name = \"d\"; cwd = \"%s/missing\"; "
+			      "exec = [ \"@T\", \"sleep\" ]; } );",
+		   "one_for_one", 1, E.dir);
+	spawnd_start(&E, NULL);
+	ASSERT_LOG(&E, "could not start: chdir: No such file or directory", 1, 5000);
+	cr_assert_eq(spawnd_wait(&E, 10000), 1);
+}
+
+/* The cgroup v2 line of /proc/PID/cgroup ("0::/path"), or "". */
+static void cgroup2_of(pid_t pid, char *buf, size_t size)
+{
+	char path[64], *line = NULL, *p;
+	size_t cap = 0;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	while (getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "0::", 3)) {
+			p = strchr(line, '\n');
+			if (p)
+				*p = '\0';
+			snprintf(buf, size, "%s", line + 3);
+		}
+	free(line);
+	fclose(f);
+}
+
+/* Each worker is in a cgroup v2 of its own below spawnd's from before its
+ * program runs: it joins it between clone and execve. */
+Test(spawnd, worker_joins_its_cgroup_before_exec)
+{
+	char mine[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	int pids[4];
+
+	NEED_ROOT("spawnd creates cgroups as root");
+	cgroup2_of(getpid(), mine, sizeof(mine));
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0 &&
+	    access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) < 0)
+		cr_skip_test("no cgroup v2 hierarchy mounted");
+	write_conf(&E, HEADER "children = ( { name = \"a\"; exec = [ \"@T\", \"sleep\" ]; " ENV " },"
+			      "{ name = \"b\"; exec = [ \"@T\", \"sleep\" ]; " ENV " } );",
+		   "one_for_one", 1);
+	spawnd_start(&E, NULL);
+	for (int i = 0; i < 100 && started(&E, pids, 4) < 2; i++)
+		msleep(20);
+	cr_assert_eq(started(&E, pids, 4), 2);
+	cgroup2_of(pids[0], a, sizeof(a));
+	cgroup2_of(pids[1], b, sizeof(b));
+	cr_assert(strstr(a, "/spawnd.") && strrchr(a, '/')[1] == 'w', "a is in '%s'", a);
+	cr_assert(strstr(b, "/spawnd.") && strrchr(b, '/')[1] == 'w', "b is in '%s'", b);
+	cr_assert_str_neq(a, b, "two workers share a cgroup");
+	cr_assert_str_neq(a, mine);
+	cr_assert_eq(spawnd_stop(&E, 5000), 0);
+}
+
 /* Children get a clean environment: PATH, HOME, LANG and their env, never
  * spawnd's NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, JOURNAL_STREAM or
  * INVOCATION_ID; a NOTIFY_SOCKET of their own only with ready = notify. */
