@@ -423,12 +423,12 @@ BENCH_BINS := $(B)/bench/gpbench $(B)/bench/pagefault $(B)/bench/go-gpbench \
 ECHO_BINS := $(B)/bench/echo/echo_gp $(B)/bench/echo/echo_uring $(B)/bench/echo/loadgen \
 	     $(B)/bench/echo/go-echo $(B)/bench/echo/erlang/echo.beam
 
-$(B)/bench/echo/echo_gp: bench/echo/echo_gp.c $(LIBGP_A)
+$(B)/bench/echo/echo_gp: bench/echo/echo_gp.c bench/echo/listen.h $(LIBGP_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(GP_USER_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(GP_USER_LIBS)
 
-$(B)/bench/echo/echo_uring: bench/echo/echo_uring.c | $(DEPS_STAMP)
+$(B)/bench/echo/echo_uring: bench/echo/echo_uring.c bench/echo/listen.h | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(URING_CFLAGS) $(CPPFLAGS) -o $@ $< $(ALL_LDFLAGS) $(URING_LIBS)

@@ -246,22 +246,9 @@ done
 
 # --- the report ---------------------------------------------------------
 
-cpu_model=$(awk -F ': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-cpu_count=$(grep -c '^processor' /proc/cpuinfo)
-mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-otp=$(erl -noshell -eval '
-	R = erlang:system_info(otp_release),
-	F = filename:join([code:root_dir(), "releases", R, "OTP_VERSION"]),
-	V = case file:read_file(F) of {ok, B} -> string:trim(B); _ -> R end,
-	io:format("Erlang/OTP ~s, ERTS ~s", [V, erlang:system_info(version)]),
-	halt().' 2>/dev/null) || otp="n/a (erl did not run)"
-gover=$(go version "$GOBENCH" 2>/dev/null | awk '{ print $NF }') || true
-if [ -n "$gover" ]; then
-	gover="$gover (toolchain that built $GOBENCH)"
-else
-	gover=$(go version 2>/dev/null) || gover="n/a (go not installed)"
-fi
-gccver=$(gcc --version 2>/dev/null | head -n 1) || gccver="n/a (gcc not installed)"
+# shellcheck source=bench/machine.sh
+. bench/machine.sh
+machine_facts "$GOBENCH" gcc
 
 mkdir -p "$(dirname "$OUTFILE")"
 {

@@ -271,4 +271,55 @@ static inline bool alive(pid_t pid)
 	return state && state != 'Z' && state != 'X';
 }
 
+/* ---- running a tool (spawnctl, ptop) --------------------------------------------------- */
+
+/* The whole of a small file into buf (cut to size - 1), NUL-terminated. */
+static inline void read_into(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	if (fd >= 0) {
+		for (ssize_t n; len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0;)
+			len += (size_t)n;
+		close(fd);
+	}
+	buf[len] = '\0';
+}
+
+/* Start BIN ARGS (NULL-terminated), its stdout into out and stderr into err. */
+static inline pid_t spawn_tool(const char *bin, const char *const *args, const char *out,
+			       const char *err)
+{
+	const char *argv[64];
+	int n = 0;
+	pid_t pid;
+
+	argv[n++] = bin;
+	while (*args && n < 63)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Its exit status, or 128 + the signal that killed it. */
+static inline int exit_status(pid_t pid)
+{
+	int st;
+
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 #endif /* SD_TEST_H */

@@ -59,46 +59,15 @@ TestSuite(ptop, .init = setup, .fini = teardown, .timeout = 90);
 
 /* ---- running ptop ------------------------------------------------------------------------- */
 
-static void read_into(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-
-	if (fd >= 0) {
-		for (ssize_t n; len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0;)
-			len += (size_t)n;
-		close(fd);
-	}
-	buf[len] = '\0';
-}
-
 /* Run ptop ARGS to its end: its exit status; OUT and ERR hold what it
  * printed. */
 static int run(const char *const *args)
 {
-	const char *argv[32];
-	int n = 0, st;
-	pid_t pid;
+	int r = exit_status(spawn_tool(PTOP, args, OUT_PATH, ERR_PATH));
 
-	argv[n++] = PTOP;
-	while (*args && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int o = open(OUT_PATH, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		int e = open(ERR_PATH, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		execv(PTOP, (char *const *)argv);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	read_into(OUT_PATH, OUT, sizeof(OUT));
 	read_into(ERR_PATH, ERR, sizeof(ERR));
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return r;
 }
 
 #define RUN(...) run((const char *const[]){ __VA_ARGS__, NULL })

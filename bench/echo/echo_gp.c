@@ -26,8 +26,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
+
 #define BUF_SIZE 4096
-#define BACKLOG  65535 /* the kernel caps it at net.core.somaxconn */
 
 static void conn(void *arg)
 {
@@ -64,30 +65,6 @@ static void acceptor(void *arg)
 			close(fd);
 		}
 	}
-}
-
-static int listen_on(unsigned port, int *ret_fd, unsigned *ret_port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int one = 1, fd, r;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* TCP_NODELAY is inherited by the accepted sockets. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	*ret_port = ntohs(sa.sin_port);
-	return 0;
 }
 
 int main(int argc, char **argv)

@@ -437,22 +437,9 @@ T_END=$(date +%s)
 
 # ---- the report -----------------------------------------------------------------
 
-cpu_model=$(awk -F ': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-cpu_count=$(grep -c '^processor' /proc/cpuinfo)
-mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-otp=$(erl -noshell -eval '
-	R = erlang:system_info(otp_release),
-	F = filename:join([code:root_dir(), "releases", R, "OTP_VERSION"]),
-	V = case file:read_file(F) of {ok, B} -> string:trim(B); _ -> R end,
-	io:format("Erlang/OTP ~s, ERTS ~s", [V, erlang:system_info(version)]),
-	halt().' 2>/dev/null) || otp="n/a (erl did not run)"
-gover=$(go version "${PROG[go]:-$B/go-echo}" 2>/dev/null | awk '{ print $NF }') || true
-if [ -n "$gover" ]; then
-	gover="$gover (toolchain that built ${PROG[go]:-$B/go-echo})"
-else
-	gover=$(go version 2>/dev/null) || gover="n/a (go not installed)"
-fi
-gccver=$($CC --version 2>/dev/null | head -n 1) || gccver="n/a ($CC not installed)"
+# shellcheck source=bench/machine.sh
+. bench/machine.sh
+machine_facts "${PROG[go]:-$B/go-echo}" "$CC"
 uringver=$(pkg-config --modversion liburing 2>/dev/null) || uringver="n/a"
 somaxconn=$(cat /proc/sys/net/core/somaxconn 2>/dev/null) || somaxconn="n/a"
 if [ "$SYSCOUNT" = perf ]; then
