@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: spawnd [-c FILE] [-s SOCKET] [-v] [--no-bpf]\n"
 		   "       spawnd check FILE\n"
 		   "       spawnd exec [--name N] [--restart TYPE] [--intensity N] [--period S]\n"
-		   "                   [--sandbox P] [--ready MODE] [--control SOCKET] -- CMD [ARGS...]\n");
+		   "                   [--sandbox P] [--ready MODE] [--control SOCKET] [-v] [--no-bpf]\n"
+		   "                   -- CMD [ARGS...]\n");
 }
 
 static void print_errors(const struct sd_errors *errs)
@@ -401,7 +402,8 @@ static int cmd_exec(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },	  { "restart", required_argument, NULL, 'r' },
 		{ "intensity", required_argument, NULL, 'i' }, { "period", required_argument, NULL, 'p' },
 		{ "sandbox", required_argument, NULL, 's' },	  { "ready", required_argument, NULL, 'y' },
-		{ "control", required_argument, NULL, 'C' },
+		{ "control", required_argument, NULL, 'C' },	  { "verbose", no_argument, NULL, 'v' },
+		{ "no-bpf", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };
@@ -414,7 +416,7 @@ static int cmd_exec(int argc, char **argv)
 	int c, r = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 'r': restart = optarg; break;
@@ -423,6 +425,8 @@ static int cmd_exec(int argc, char **argv)
 		case 's': sandbox = optarg; break;
 		case 'y': ready = optarg; break;
 		case 'C': o.socket = optarg; break;
+		case 'v': o.verbose = true; break;
+		case 'B': o.no_bpf = true; break;
 		default:
 			usage(stderr);
 			return SD_EXIT_USAGE;

@@ -887,3 +887,16 @@ Test(spawnd, exec_command)
 	cr_assert_eq(count_in(out, "exited with status 5"), 2, "%s", out);
 	cr_assert(strstr(out, "sdtest: restarting (one_for_one, restart 1 of 1 in 60s)"), "%s", out);
 }
+
+/* spawnd exec takes the tree's --no-bpf (and says so at start) and -v. */
+Test(spawnd, exec_without_bpf)
+{
+	const char *argv[] = { E.spawnd, "exec", "--no-bpf", "-v", "--intensity", "0", "--control",
+			       E.sock, "--", E.sdtest, "exit", "5", NULL };
+	char out[8192];
+
+	cr_assert_eq(run_cmd(argv, out, sizeof(out)), 1, "%s", out);
+	cr_assert(strstr(out, "bpf: degraded: --no-bpf"), "%s", out);
+	cr_assert(strstr(out, "sdtest["), "%s", out);
+	cr_assert_eq(count_in(out, "exited with status 5"), 1, "%s", out);
+}
