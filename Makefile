@@ -206,7 +206,8 @@ $(BPF_SRCS:bpf/%.bpf.c=$(B)/supervisor/bpf_%.o): $(B)/supervisor/bpf_%.o: $(B)/b
 # ---- the supervisor ----------------------------------------------------------
 
 SV_SRCS := supervisor/strategy.c supervisor/config.c supervisor/sandbox.c supervisor/loop.c \
-	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/tree.c \
+	   supervisor/launch.c supervisor/cgroup.c supervisor/log.c supervisor/journal.c \
+	   supervisor/tree.c \
 	   supervisor/worker.c supervisor/request.c supervisor/control.c supervisor/command.c \
 	   supervisor/event.c supervisor/reload.c supervisor/service.c supervisor/bpf.c \
 	   supervisor/bpf_proctree.c supervisor/bpf_stall.c supervisor/crash.c \

@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
-#define SD_JOURNAL_SUPPRESS_LOCATION /* CODE_FILE=log.c on every line would say nothing */
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -87,7 +85,10 @@ void sd_log_init(struct sd_log *log, int fd)
 	 * write those directly. Pipes, sockets and terminals go through the
 	 * loop, so that a stalled reader never blocks spawnd. */
 	log->direct = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	log->journal = sd_log_is_journal(fd);
+	log->jsock.fd = -1;
+	/* No socket (journald without its native one?): the stream is still
+	 * journald's, without the fields. */
+	log->journal = sd_log_is_journal(fd) && sd_jsock_open(&log->jsock, SD_JOURNAL_SOCKET) == 0;
 }
 
 bool sd_log_is_journal(int fd)
@@ -102,9 +103,33 @@ bool sd_log_is_journal(int fd)
 	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* Send one entry; count it if journald does not take it now. Before it,
+ * the count of those it did not take, once it takes entries again. */
+static void journal_send(struct sd_log *log, const struct iovec *iov, int n)
+{
+	if (log->jdropped) {
+		char note[128], prio[] = "PRIORITY=4";
+		struct iovec niov[2] = {
+			{ note, (size_t)snprintf(note, sizeof(note),
+						 "MESSAGE=warning: %llu log lines dropped (journald was not "
+						 "taking them)",
+						 (unsigned long long)log->jdropped) },
+			{ prio, sizeof(prio) - 1 },
+		};
+
+		if (sd_jsock_send(&log->jsock, niov, 2) < 0) {
+			log->jdropped++;
+			return;
+		}
+		log->jdropped = 0;
+	}
+	if (sd_jsock_send(&log->jsock, iov, n) < 0)
+		log->jdropped++;
+}
+
 /* One journal entry: MESSAGE (len bytes, no newline) and the fields. */
-static void journal_entry(const struct sd_log_fields *f, const char *ident, const char *msg,
-			  size_t len)
+static void journal_entry(struct sd_log *log, const struct sd_log_fields *f, const char *ident,
+			  const char *msg, size_t len)
 {
 	char message[4096 + 600], prio[16], child[600], pid[32], event[64], sig[32], id[600], spid[32];
 	struct iovec iov[8];
@@ -138,7 +163,7 @@ static void journal_entry(const struct sd_log_fields *f, const char *ident, cons
 		snprintf(sig, sizeof(sig), "SPAWND_SIGNAL=%d", f->signal);
 		iov[n++] = (struct iovec){ sig, strlen(sig) };
 	}
-	(void)sd_journal_sendv(iov, n); /* journald gone: nowhere else to say it */
+	journal_send(log, iov, n);
 }
 
 void sd_log_attach(struct sd_log *log, struct sd_loop *loop)
@@ -156,7 +181,8 @@ void sd_log_fini(struct sd_log *log)
 	write_all(log->fd, log->buf, log->len);
 	free(log->buf);
 	free(log->wbuf);
-	*log = (struct sd_log){ .fd = log->fd, .direct = log->direct };
+	sd_jsock_close(&log->jsock);
+	*log = (struct sd_log){ .fd = log->fd, .direct = log->direct, .jsock = { -1 } };
 }
 
 /* Queue one whole line (or write it now, without a loop). */
@@ -225,7 +251,7 @@ static void vlog(struct sd_log *log, const struct sd_log_fields *f, const char *
 
 		if (!jf.priority)
 			jf.priority = priority_of(msg);
-		journal_entry(&jf, NULL, msg, (size_t)n - (sizeof(prefix) - 1));
+		journal_entry(log, &jf, NULL, msg, (size_t)n - (sizeof(prefix) - 1));
 		return;
 	}
 	line[n++] = '\n';
@@ -275,7 +301,7 @@ void sd_log_output(struct sd_log *log, const char *path, pid_t pid, bool is_err,
 					   .child = path, .pid = pid };
 		const char *base = strrchr(path, '/');
 
-		journal_entry(&f, base ? base + 1 : path, line, len);
+		journal_entry(log, &f, base ? base + 1 : path, line, len);
 		return;
 	}
 	n = snprintf(buf, sizeof(buf), "%s[%d]: ", path, (int)pid);

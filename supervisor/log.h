@@ -11,9 +11,10 @@
  * Under journald (stderr is the stream $JOURNAL_STREAM names), each line
  * goes to the journal instead, as one entry with a priority and structured
  * fields (SPAWND_CHILD, SPAWND_PID, SPAWND_EVENT, SPAWND_SIGNAL), so that
- * `journalctl SPAWND_CHILD=web/api` shows one child. sd_journal_send is a
- * datagram on journald's socket: it waits only if journald stops reading
- * with its socket buffer (8 MiB) full, as every service's logging does.
+ * `journalctl SPAWND_CHILD=web/api` shows one child. Entries are datagrams
+ * on journald's socket, never waited for (journal.h): while journald's
+ * queue is full they are dropped, counted, and reported once it takes
+ * entries again.
  */
 #ifndef SD_LOG_H
 #define SD_LOG_H
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "journal.h"
 #include "loop.h"
 
 #define SD_LOG_QUEUE_MAX (1u << 20)
@@ -40,6 +42,8 @@ struct sd_log {
 	bool verbose;
 	bool direct;          /* fd is a regular file: written at once (see sd_log_init) */
 	bool journal;         /* fd is journald's stream: entries go to the journal */
+	struct sd_jsock jsock; /* journald's socket, when journal */
+	uint64_t jdropped;    /* entries journald refused since the last report */
 };
 
 /* What a line is about, for the journal's fields (the text is the same

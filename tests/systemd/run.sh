@@ -11,6 +11,8 @@
 #   - Delegate=yes: spawnd in <service>/supervisor, workers below it (and
 #     without Delegate=yes, spawnd stays where systemd put it);
 #   - the watchdog's pings keep it alive (WatchdogSec=2s for the test);
+#   - a flood of output while journald is frozen does not stop spawnd (the
+#     lines journald cannot take are dropped, and the journal says so);
 #   - `systemctl reload` applies a change without touching the rest, and
 #     fails on a bad configuration, leaving the tree as it was;
 #   - a child's crash is in `journalctl SPAWND_CHILD=web/api`, with its
@@ -248,6 +250,24 @@ check "STATUS= counts the restart: '$(prop StatusText)'" \
 # the watchdog's pings have kept it alive so far (more than 2 x WatchdogSec)
 sleep $((2 * WDSEC - ${START_S%.*} > 0 ? 2 * WDSEC - ${START_S%.*} : 0))
 check "WATCHDOG=1 pings: no restart in $(elapsed "$T_START")s (WatchdogSec=${WDSEC}s)" active_restarts 0
+
+# a child floods while journald is frozen: spawnd does not wait for journald
+# (a full queue would otherwise hold its loop, and its watchdog pings), it
+# drops what journald does not take and says so once journald takes again
+JD=$(C pidof systemd-journald || true)
+[ -n "$JD" ] && C kill -STOP "$JD"
+write_conf ', { name = "flood"; exec = [ "/bin/sh", "-c", "seq 1 3000; exec sleep 1000" ]; }'
+C spawnctl reload >/dev/null || true
+sleep 1
+check "journald frozen, a child prints 3000 lines: spawnd answers within 1 s" \
+	timeout 1 bash -c 'C spawnctl status >/dev/null'
+[ -n "$JD" ] && C kill -CONT "$JD"
+write_conf
+C spawnctl reload >/dev/null || true
+check "... not restarted by its watchdog meanwhile" active_restarts 0
+check "... and the journal says how many lines it dropped" \
+	waitfor 5 has 'log lines dropped (journald was not taking them)' journal -u spawnd.service -o cat
+check "... flood removed again" waitfor 3 all_ready "$READY4"
 
 # SIGKILL: no orphan, restarted with the tree
 OLD=$(tree_pids)
