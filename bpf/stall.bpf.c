@@ -26,6 +26,13 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u64 period_ns = 100000000ull;
 const volatile __u32 loader_tgid = 0;
 
+/* Written by spawnd around a launch: the stall_timeout of the worker it is
+ * forking, 0 when it forks none that is to be watched. on_fork enters the
+ * worker at its birth, before it runs: a worker that forks or sleeps in D
+ * at once is not missed (spawnd's own sd_stall_probe_watch comes after
+ * the child has run). */
+__u64 next_timeout_ns = 0;
+
 #define TASK_UNINTERRUPTIBLE_ 0x2
 #define TASK_NOLOAD_ 0x400
 #define CLOCK_MONOTONIC_ 1
@@ -146,14 +153,24 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* A watched process's child is watched from its birth, as its worker. */
+/* A worker is watched from its birth (next_timeout_ns), and a watched
+ * process's child from its own, as its worker. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	struct sd_bpf_watch *w;
 
-	if (ptgid == ctgid || !(w = bpf_map_lookup_elem(&watch, &ptgid)))
+	if (ptgid == ctgid)
+		return 0; /* a thread */
+	if (ptgid == loader_tgid) {
+		struct sd_bpf_watch worker = { .timeout_ns = next_timeout_ns, .tag = ctgid };
+
+		if (worker.timeout_ns)
+			bpf_map_update_elem(&watch, &ctgid, &worker, BPF_ANY);
+		return 0;
+	}
+	if (!(w = bpf_map_lookup_elem(&watch, &ptgid)))
 		return 0;
 	bpf_map_update_elem(&watch, &ctgid, w, BPF_ANY);
 	return 0;

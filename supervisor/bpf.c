@@ -199,6 +199,12 @@ bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns)
 	return true;
 }
 
+void sd_bpf_expect(struct sd_daemon *d, uint64_t timeout_ns)
+{
+	if (d->bpf.stall)
+		sd_stall_probe_expect(d->bpf.stall, timeout_ns);
+}
+
 void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid)
 {
 	if (d->bpf.stall)

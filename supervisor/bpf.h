@@ -68,6 +68,10 @@ const char *sd_bpf_mode(const struct sd_daemon *d);
 /* Stalls of worker `pid` seen by the probe: true if it watches it (else
  * spawnd samples /proc). */
 bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns);
+/* Around a launch: the child spawnd forks next is watched from its birth
+ * with this timeout (0: none), so that it cannot fork or stall before the
+ * probe knows it; sd_bpf_watch then confirms it. */
+void sd_bpf_expect(struct sd_daemon *d, uint64_t timeout_ns);
 void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid);
 
 /* bpf_proctree.c */
@@ -85,6 +89,7 @@ long sd_proctree_count(struct sd_proctree *t);
 int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *why, size_t size);
 void sd_stall_probe_consume(struct sd_stall_probe *s);
 int sd_stall_probe_watch(struct sd_stall_probe *s, pid_t pid, uint64_t timeout_ns);
+void sd_stall_probe_expect(struct sd_stall_probe *s, uint64_t timeout_ns);
 void sd_stall_probe_unwatch(struct sd_stall_probe *s, pid_t pid);
 void sd_stall_probe_free(struct sd_stall_probe *s);
 

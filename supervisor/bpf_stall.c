@@ -137,6 +137,11 @@ int sd_stall_probe_watch(struct sd_stall_probe *s, pid_t pid, uint64_t timeout_n
 	return 0;
 }
 
+void sd_stall_probe_expect(struct sd_stall_probe *s, uint64_t timeout_ns)
+{
+	s->skel->bss->next_timeout_ns = timeout_ns; /* read by on_fork, in our own fork */
+}
+
 void sd_stall_probe_unwatch(struct sd_stall_probe *s, pid_t pid)
 {
 	__u32 key = (__u32)pid;

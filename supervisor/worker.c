@@ -827,7 +827,9 @@ int sd_worker_start(struct sd_unit *u)
 	l.ngroups = u->ngroups;
 	l.filter = &u->filter;
 
+	sd_bpf_expect(d, n->stall_timeout_ns);
 	r = sd_launch(&l, &got);
+	sd_bpf_expect(d, 0);
 	sd_cgroup_launched(&run->cg);
 	if (r < 0) {
 		sd_log_about(&d->log, &(struct sd_log_fields){ LOG_ERR, unit_name(u), 0, "start_failed", 0 },
