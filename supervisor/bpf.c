@@ -184,11 +184,38 @@ const char *sd_bpf_mode(const struct sd_daemon *d)
 	return d->bpf.mode[0] ? d->bpf.mode : "degraded: not started";
 }
 
+/* The stall probe, attached: the first worker with a stall_timeout attaches
+ * it. false if it cannot watch (off, or its attach failed: then it is off,
+ * and spawnd says so). */
+static bool stall_probe_ready(struct sd_daemon *d)
+{
+	struct sd_bpf *b = &d->bpf;
+	char why[200];
+
+	if (!b->stall)
+		return false;
+	if (sd_stall_probe_attached(b->stall))
+		return true;
+	if (sd_stall_probe_attach(b->stall, why, sizeof(why)) < 0) {
+		sd_stall_probe_free(b->stall);
+		b->stall = NULL;
+		if (strcmp(b->mode, "full") == 0)
+			snprintf(b->mode, sizeof(b->mode), "degraded: stall probe off: %s", why);
+		else
+			snprintf(b->mode + strlen(b->mode), sizeof(b->mode) - strlen(b->mode),
+				 "; stall probe off: %s", why);
+		sd_log(&d->log, "bpf: %s: stalls from /proc sampling", b->mode);
+		return false;
+	}
+	sd_debug(&d->log, "bpf: stall probe attached (a worker has a stall_timeout)");
+	return true;
+}
+
 bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns)
 {
 	int r;
 
-	if (!d->bpf.stall)
+	if (!stall_probe_ready(d))
 		return false;
 	r = sd_stall_probe_watch(d->bpf.stall, pid, timeout_ns);
 	if (r < 0) {
@@ -201,7 +228,7 @@ bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns)
 
 void sd_bpf_expect(struct sd_daemon *d, uint64_t timeout_ns)
 {
-	if (d->bpf.stall)
+	if (timeout_ns ? stall_probe_ready(d) : d->bpf.stall != NULL)
 		sd_stall_probe_expect(d->bpf.stall, timeout_ns);
 }
 

@@ -88,6 +88,10 @@ long sd_proctree_count(struct sd_proctree *t);
 /* bpf_stall.c */
 int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *why, size_t size);
 void sd_stall_probe_consume(struct sd_stall_probe *s);
+/* Attach (once): 0, or -errno with why. Until then nothing is watched and
+ * no system call on the machine pays for the probe. */
+int sd_stall_probe_attach(struct sd_stall_probe *s, char *why, size_t size);
+bool sd_stall_probe_attached(const struct sd_stall_probe *s);
 int sd_stall_probe_watch(struct sd_stall_probe *s, pid_t pid, uint64_t timeout_ns);
 void sd_stall_probe_expect(struct sd_stall_probe *s, uint64_t timeout_ns);
 void sd_stall_probe_unwatch(struct sd_stall_probe *s, pid_t pid);

@@ -4,6 +4,12 @@
  * (their pid and timeout in the program's watch map from start to reap),
  * and each stall the program reports goes to worker.c with what it saw
  * (the kind, the thread, how long; a D-state thread's kernel stack).
+ *
+ * Loaded at start (so that spawnd says at once whether it can watch), but
+ * attached only once a worker has a stall_timeout: its sys_enter hook runs
+ * for every system call on the machine, and makes each cost about 0.2 us
+ * more here (getppid: 0.31 -> 0.51 us, bench/RESULTS.md), a tax nobody
+ * should pay for a feature nobody uses.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -22,6 +28,7 @@ struct sd_stall_probe {
 	struct sd_stall_bpf *skel;
 	struct sd_bpf_ring ring;
 	uint64_t dropped_seen;
+	bool attached;
 };
 
 static const char *kind_name(uint32_t kind)
@@ -90,17 +97,6 @@ int sd_stall_probe_open(struct sd_daemon *d, struct sd_stall_probe **ret, char *
 		snprintf(why, size, "load: %s", strerror(-r));
 		goto fail;
 	}
-	r = sd_stall_bpf__attach(s->skel);
-	if (r < 0) {
-		snprintf(why, size, "attach: %s", strerror(-r));
-		goto fail;
-	}
-	(void)getppid(); /* a system call of ours arms the scan (stall.bpf.c) */
-	if (!s->skel->bss->armed) {
-		snprintf(why, size, "its timer did not arm");
-		r = -EIO;
-		goto fail;
-	}
 	r = sd_bpf_ring_open(&s->ring, &d->loop, bpf_map__fd(s->skel->maps.events), on_record, s);
 	if (r < 0) {
 		snprintf(why, size, "ring buffer: %s", strerror(-r));
@@ -112,6 +108,32 @@ fail:
 	sd_stall_bpf__destroy(s->skel);
 	free(s);
 	return r;
+}
+
+int sd_stall_probe_attach(struct sd_stall_probe *s, char *why, size_t size)
+{
+	int r;
+
+	if (s->attached)
+		return 0;
+	r = sd_stall_bpf__attach(s->skel);
+	if (r < 0) {
+		snprintf(why, size, "attach: %s", strerror(-r));
+		return r;
+	}
+	(void)getppid(); /* a system call of ours arms the scan (stall.bpf.c) */
+	if (!s->skel->bss->armed) {
+		sd_stall_bpf__detach(s->skel);
+		snprintf(why, size, "its timer did not arm");
+		return -EIO;
+	}
+	s->attached = true;
+	return 0;
+}
+
+bool sd_stall_probe_attached(const struct sd_stall_probe *s)
+{
+	return s->attached;
 }
 
 void sd_stall_probe_consume(struct sd_stall_probe *s)

@@ -11,6 +11,7 @@
  */
 #include "sd_test.h"
 
+#include <dirent.h>
 #include <grp.h>
 #include <json-c/json.h>
 
@@ -321,6 +322,60 @@ static void stall_restarts(const char *cmd, const char *kind, const char *extra)
 	/* Restarted: a new incarnation gets ready. */
 	cr_assert_neq(ready_pid("w", 2, NULL), pid);
 	ASSERT_LOG(&E, "w: restarting", 1, 1000);
+}
+
+/* The BPF links spawnd holds (each attached program has one). */
+static int links_of(pid_t pid)
+{
+	char dir[64], path[PATH_MAX], target[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += strcmp(target, "anon_inode:bpf_link") == 0;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* The stall probe's hooks (sys_enter: every system call on the machine)
+ * are attached only once a worker has a stall_timeout; a reload that adds
+ * one attaches them, and its stalls are then seen. */
+Test(bpf, stall_probe_attached_only_when_needed)
+{
+	char conf[3 * PATH_MAX], needle[128];
+	int before, after, pid;
+
+	need_bpf();
+	snprintf(conf, sizeof(conf), WORKER("calm", "read", ""), BPFTEST);
+	start(conf, NULL);
+	ready_pid("calm", 1, NULL);
+	ASSERT_LOG(&E, "bpf: full", 1, 5000);
+	before = links_of(E.pid);
+	cr_assert_gt(before, 0, "the process-tree probe holds no link");
+
+	snprintf(conf, sizeof(conf),
+		 WORKER("calm", "read", "") ", "
+		 WORKER("w", "spin", "stall_timeout = \"1s\"; on_stall = \"report\";"),
+		 BPFTEST, BPFTEST);
+	write_conf(&E, HEADER "children = ( %s );", conf);
+	(void)ctl("reload");
+	pid = ready_pid("w", 1, NULL);
+	after = links_of(E.pid);
+	cr_assert_gt(after, before, "links: %d before a stall_timeout, %d after", before, after);
+	snprintf(needle, sizeof(needle), "w[%d]: stalled: computing without system calls for ", pid);
+	ASSERT_LOG(&E, needle, 1, 15000);
 }
 
 Test(bpf, dstate_detected_and_restarted)

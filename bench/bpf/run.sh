@@ -18,6 +18,13 @@
 # watched worker of spawnd with its probes (the sched_switch and sys_enter
 # hooks run for every thread on the machine).
 #
+# and what the probes cost everything else on the machine: `perf bench
+# syscall basic` (10,000,000 getppid calls by a process spawnd does not
+# supervise) with no spawnd running, beside a spawnd whose probes are
+# loaded but none of whose workers has a stall_timeout, and beside one with
+# a worker watched for stalls (the stall probe's sys_enter hook then runs
+# for every system call on the machine). Skipped without perf.
+#
 # A markdown section goes to stdout, progress to stderr. Needs root (BPF).
 # Everything lives in a mktemp -d directory (and spawnd's DIR.gp beside it),
 # removed at exit; every spawnd started is stopped at exit, on failure too.
@@ -77,6 +84,37 @@ supervised() {
 	fi
 }
 
+# Start a spawnd with its probes and one sleeping worker (with "$1" in its
+# settings), in the background; SIDE is its pid, once its probes are loaded.
+side_spawnd() {
+	local conf=$dir/side.conf log=$dir/side.log
+	printf '%s\n' "name = \"side\"; children = ( { name = \"s\"; sandbox = \"none\"; $1" \
+		'exec = [ "/bin/sleep", "100000" ]; } );' >"$conf"
+	"$SPAWND" -c "$conf" -s "$dir/side.sock" 2>"$log" &
+	SIDE=$!
+	pids+=("$SIDE")
+	for _ in $(seq 200); do
+		grep -q 'bpf: full' "$log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "bench/bpf: the side spawnd's probes did not load:" >&2
+	cat "$log" >&2
+	exit 1
+}
+
+# perf bench syscall basic beside a spawnd (settings of its worker in $1):
+# microseconds per getppid().
+syscall_us() { perf bench syscall basic 2>/dev/null | awk '/usecs\/op/ {print $1}'; }
+syscall_beside() {
+	side_spawnd "$1"
+	sleep 0.5 # its worker started (and, with a stall_timeout, the probe attached)
+	syscall_us
+	kill "$SIDE"
+	wait "$SIDE" || true
+}
+SYSCALLS=0
+perf bench syscall basic >/dev/null 2>&1 && SYSCALLS=1
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "NaN")}'; }
 
 echo "bench/bpf: $ROUNDS rounds of $N forks" >&2
@@ -88,12 +126,17 @@ for r in $(seq "$ROUNDS"); do
 		"$GPBENCH" pingpong | awk '/ns_per_rt/ {print $3}' >>"$dir/pp_bare"
 		supervised "" "$(realpath "$GPBENCH")" pingpong >>"$dir/pp_bpf"
 	fi
+	if [ "$SYSCALLS" = 1 ]; then
+		syscall_us >>"$dir/sys_bare"
+		syscall_beside "" >>"$dir/sys_loaded"
+		syscall_beside 'stall_timeout = "10s";' >>"$dir/sys_watch"
+	fi
 	echo "  round $r done" >&2
 done
 grep -q 'bpf: full' "$dir/spawnd.log" || { echo "bench/bpf: the probes did not load:" >&2; cat "$dir/spawnd.log" >&2; exit 1; }
 
 b=$(median <"$dir/bare") nb=$(median <"$dir/nobpf") wb=$(median <"$dir/bpf")
-echo "## eBPF probes: overhead on a fork-heavy workload"
+echo "## eBPF probes: what they cost"
 echo
 echo "$(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs. A shell loop running \`/bin/true\` $N times"
 echo "(fork, exec, exit each), timed by the shell; median of $ROUNDS interleaved rounds (bench/bpf/run.sh)."
@@ -116,6 +159,24 @@ if [ -n "$GPBENCH" ]; then
 		printf "| bare | %.1f | |\n", b
 		printf "| worker of spawnd, probes loaded, its threads watched | %.1f | %+.1f%% |\n", w, (w / b - 1) * 100
 	}'
+fi
+echo
+if [ "$SYSCALLS" = 1 ]; then
+	sb=$(median <"$dir/sys_bare") sl=$(median <"$dir/sys_loaded") sw=$(median <"$dir/sys_watch")
+	echo "What the probes cost a process spawnd does not supervise: \`perf bench syscall basic\`"
+	echo "(10,000,000 getppid calls), microseconds per call:"
+	echo
+	echo "| how | us per system call | vs no spawnd |"
+	echo "|---|---|---|"
+	awk -v b="$sb" -v l="$sl" -v w="$sw" 'BEGIN {
+		printf "| no spawnd running | %.3f | |\n", b
+		printf "| beside spawnd, probes loaded, no worker with a stall_timeout | %.3f | %+.1f%% |\n", l, (l / b - 1) * 100
+		printf "| beside spawnd, a worker watched for stalls (stall probe attached) | %.3f | %+.1f%% |\n", w, (w / b - 1) * 100
+	}'
+	echo
+	echo "Raw (us): no spawnd $(tr '\n' ' ' <"$dir/sys_bare")/ probes loaded $(tr '\n' ' ' <"$dir/sys_loaded")/ stall probe attached $(tr '\n' ' ' <"$dir/sys_watch")"
+else
+	echo "The cost to other processes' system calls: skipped (no \`perf bench syscall\` here)."
 fi
 echo
 echo "Raw (ms): bare $(tr '\n' ' ' <"$dir/bare")/ no-bpf $(tr '\n' ' ' <"$dir/nobpf")/ bpf $(tr '\n' ' ' <"$dir/bpf")"
