@@ -205,9 +205,18 @@ static bool wait_state(struct client *c, const char *name, const char *want, lon
 static void start_two_sleepers(struct client *c, const char *strategy)
 {
 	write_conf(&E, TWO_SLEEPERS, strategy, 3);
-	spawnd_start(&E, NULL);
+	spawnd_start(&E, "-v"); /* "NAME[PID]: started" in the log, in start order */
 	client_open(c);
 	cr_assert(wait_state(c, "g/y", "ready", 10000), "%s", slurp(E.log));
+}
+
+/* Where spawnd's log says that NAME started as PID (NULL: nowhere). */
+static const char *started_at(const char *log, const char *name, int pid)
+{
+	char needle[96];
+
+	snprintf(needle, sizeof(needle), "spawnd: %s[%d]: started", name, pid);
+	return strstr(log, needle);
 }
 
 /* ---- the socket ------------------------------------------------------------------- */
@@ -370,10 +379,12 @@ Test(control, restart_supervisor_in_order)
 {
 	struct client c;
 	json_object *o;
-	int pids[16], n0, n1, a, a2;
+	int pids[16], n0, n1, a, a2, x, y, x2, y2;
 
 	start_two_sleepers(&c, "one_for_one");
 	state_of(&c, "a", &a);
+	state_of(&c, "g/x", &x);
+	state_of(&c, "g/y", &y);
 	/* (a child records its start just after its execve: wait for it) */
 	for (int i = 0; i < 500 && (n0 = started(&E, pids, 16)) < 3; i++)
 		msleep(10);
@@ -386,15 +397,17 @@ Test(control, restart_supervisor_in_order)
 	for (int i = 0; i < 500 && (n1 = started(&E, pids, 16)) < 5; i++)
 		msleep(10);
 	cr_assert_eq(n1, 5, "%s", slurp(E.rec));
-	/* x (started second at first) before y, again */
-	char *rec = slurp(E.rec), *tx, *ty;
-	char want_x[32], want_y[32];
+	/* new incarnations of x and y, x started before y, again (spawnd's
+	 * log is in start order; the children's own records need not be) */
+	state_of(&c, "g/x", &x2);
+	state_of(&c, "g/y", &y2);
+	cr_assert(x2 != x && y2 != y, "not restarted: x %d -> %d, y %d -> %d", x, x2, y, y2);
+	const char *log = slurp(E.log); /* (slurp's buffer is shared: one at a time) */
+	const char *tx = started_at(log, "g/x", x2), *ty = started_at(log, "g/y", y2);
 
-	snprintf(want_x, sizeof(want_x), "START %d ", pids[3]);
-	snprintf(want_y, sizeof(want_y), "START %d ", pids[4]);
-	tx = strstr(rec, want_x);
-	ty = strstr(rec, want_y);
-	cr_assert(tx && ty && tx < ty);
+	cr_assert(tx && ty && tx < ty, "x (%d) did not start before y (%d):\n%s", x2, y2, log);
+	const char *rec = slurp(E.rec);
+
 	cr_assert_eq(count_in(rec, "TERM "), 2, "%s", rec);
 	state_of(&c, "a", &a2);
 	cr_assert_eq(a, a2, "a sibling outside the subtree was touched");
