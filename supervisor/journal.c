@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -16,22 +17,18 @@
 
 int sd_jsock_open(struct sd_jsock *j, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int r;
+	struct stat st;
 
-	j->fd = -1;
-	if (strlen(path) >= sizeof(sa.sun_path))
+	*j = (struct sd_jsock){ .fd = -1, .addr = { .sun_family = AF_UNIX } };
+	if (strlen(path) >= sizeof(j->addr.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (j->fd < 0)
+	strcpy(j->addr.sun_path, path);
+	if (stat(path, &st) < 0)
 		return -errno;
-	if (connect(j->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		sd_jsock_close(j);
-		return r;
-	}
-	return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return j->fd < 0 ? -errno : 0;
 }
 
 void sd_jsock_close(struct sd_jsock *j)
@@ -47,7 +44,9 @@ int sd_jsock_send(struct sd_jsock *j, const struct iovec *fields, int n)
 	 * "NAME\n" + its length (64 bits, little-endian) + value + "\n". */
 	struct iovec iov[MAX_FIELDS * 4];
 	uint64_t lens[MAX_FIELDS];
-	struct msghdr mh = { .msg_iov = iov };
+	/* Not connected: addressed each time, so that a journald restarted
+	 * since (a new socket at the same path) gets the next entry. */
+	struct msghdr mh = { .msg_name = &j->addr, .msg_namelen = sizeof(j->addr), .msg_iov = iov };
 	static char nl[] = "\n";
 	size_t k = 0;
 

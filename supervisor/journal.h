@@ -13,23 +13,27 @@
 #ifndef SD_JOURNAL_H
 #define SD_JOURNAL_H
 
+#include <sys/un.h>
 #include <sys/uio.h>
 
 #define SD_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
-/* A connected datagram socket to journald, or -1. */
+/* A datagram socket for journald's, or fd -1. */
 struct sd_jsock {
 	int fd;
+	struct sockaddr_un addr; /* journald's socket */
 };
 
-/* Connect (non-blocking, close-on-exec): 0 or -errno (no journald there). */
+/* Open (non-blocking, close-on-exec): 0, or -errno when there is no socket
+ * at path (no journald there). */
 int sd_jsock_open(struct sd_jsock *j, const char *path);
 void sd_jsock_close(struct sd_jsock *j);
 
 /*
  * Send one entry: fields are "NAME=value" (a value may hold any byte,
  * newlines included). 0; -EAGAIN when journald's queue is full; another
- * -errno when journald is gone (ECONNREFUSED) or the entry is too big.
+ * -errno when journald is gone (ECONNREFUSED, ENOENT: it may come back, and
+ * the next send reaches it) or the entry is too big.
  */
 int sd_jsock_send(struct sd_jsock *j, const struct iovec *fields, int n);
 

@@ -122,3 +122,28 @@ Test(journal, no_journald)
 	cr_assert_eq(j.fd, -1);
 	cr_assert_eq(sd_jsock_send(&j, &f, 1), -ENOTCONN);
 }
+
+/* journald restarts (a new socket at the same path): the entry sent while
+ * it was gone is refused, the next one reaches the new journald. */
+Test(journal, journald_restarted)
+{
+	struct iovec f = FIELD("MESSAGE=after");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sd_jsock j;
+	char buf[64];
+	ssize_t r;
+
+	cr_assert_eq(sd_jsock_open(&j, path), 0);
+	close(journald);
+	unlink(path);
+	cr_assert_lt(sd_jsock_send(&j, &f, 1), 0, "sent to a journald that is gone");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	journald = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(journald, 0);
+	cr_assert_eq(bind(journald, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	cr_assert_eq(sd_jsock_send(&j, &f, 1), 0);
+	r = recv(journald, buf, sizeof(buf), MSG_DONTWAIT);
+	cr_assert_eq(r, 14, "got %zd bytes", r);
+	cr_assert_eq(memcmp(buf, "MESSAGE=after\n", 14), 0);
+	sd_jsock_close(&j);
+}
