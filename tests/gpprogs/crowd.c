@@ -8,8 +8,10 @@
  * in little memory), and five named "busy-N" hold messages in their
  * mailboxes (N * 10 each) and N * 64 KiB of heap, so that sorting by
  * mailbox or heap has a clear top. Prints "ready PID" on stdout once all
- * are spawned, and then waits until killed.
+ * are spawned and every idle one has hibernated, and then waits until
+ * killed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,16 @@ static void first(void *arg)
 			gp_exit(1);
 		for (long m = 0; m < n * 10; m++)
 			(void)gp_send(pid, 1, "x", 1);
+	}
+	/* A hibernated process has no stack: ready once `count` have none
+	 * (spawned is not run: under a sanitizer some would still be
+	 * runnable, not yet hibernated, when ptop looks). */
+	for (;;) {
+		struct gp_stats st;
+
+		if (gp_stats(&st) == 0 && st.processes - st.stacks_in_use >= (uint64_t)count)
+			break;
+		gp_sleep(1);
 	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
