@@ -987,9 +987,12 @@ static void describe(const struct sd_run *run, const siginfo_t *info, char *buf,
 	if (run->exec_stage >= 0 && run->exec_err)
 		snprintf(buf, size, "could not start: %s: %s", sd_stage_name(run->exec_stage),
 			 strerror(run->exec_err));
+	else if (run->exec_stage >= 0 && info->si_code == CLD_EXITED) /* ended with no report */
+		snprintf(buf, size, "could not start: %s: exited with status %d",
+			 sd_stage_name(run->exec_stage), info->si_status);
 	else if (run->exec_stage >= 0) /* killed before it could report */
 		snprintf(buf, size, "could not start: %s: killed by %s", sd_stage_name(run->exec_stage),
-			 info->si_code == CLD_EXITED ? "its exit" : sd_signal_name(info->si_status));
+			 sd_signal_name(info->si_status));
 	else if (info->si_code == CLD_EXITED)
 		snprintf(buf, size, "exited with status %d after %.1fs", info->si_status, up);
 	else
