@@ -1387,6 +1387,7 @@ static void dead_sup_main(void *arg)
 	struct gp_child_spec kid, kids[1];
 	struct gp_sup_spec spec = dyn_spec(&kid, GP_PERMANENT, 0);
 	struct gp_sup_spec one = { .children = kids, .nchildren = 1 };
+	uint64_t base = processes();
 	gp_pid sup, pid = 0;
 	struct ctx x;
 
@@ -1412,6 +1413,12 @@ static void dead_sup_main(void *arg)
 	CHECK(gp_spawn(kill_helper, &sup) != 0);
 	CHECK_EQ(gp_supervisor_terminate_child(sup, which(sup, 0)), -ESRCH);
 	CHECK_EQ(exit_reason(sup, 5000), GP_EXIT_KILLED);
+	/* The child traps exits: it heard the terminate request (and ignored
+	 * it), then its supervisor's death, and ended on that. x lives on this
+	 * stack, so wait until it has. */
+	WAIT_FOR(processes() == base);
+	CHECK_EQ(atomic_load(&x.kids[0].exits_heard), 2);
+	CHECK_EQ(atomic_load(&x.kids[0].last_exit_reason), GP_EXIT_KILLED);
 }
 
 /* A dead supervisor: -ESRCH from every request, even one in flight; and,
