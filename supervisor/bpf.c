@@ -223,6 +223,7 @@ bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns)
 		       strerror(-r));
 		return false;
 	}
+	d->bpf.stall_watched++;
 	return true;
 }
 
@@ -232,8 +233,43 @@ void sd_bpf_expect(struct sd_daemon *d, uint64_t timeout_ns)
 		sd_stall_probe_expect(d->bpf.stall, timeout_ns);
 }
 
-void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid)
+static bool wants_stall_probe(const struct sd_node *n)
 {
-	if (d->bpf.stall)
-		sd_stall_probe_unwatch(d->bpf.stall, pid);
+	if (n->kind == SD_WORKER)
+		return n->stall_timeout_ns != 0;
+	for (size_t i = 0; i < n->nchildren; i++)
+		if (wants_stall_probe(n->children[i]))
+			return true;
+	return false;
+}
+
+/* The hooks come off once nothing needs them: they cost every system call
+ * on the machine. Not while the configuration has a stall_timeout, so that
+ * a worker restarting does not detach and attach them each time. */
+static void stall_probe_maybe_detach(struct sd_daemon *d)
+{
+	struct sd_bpf *b = &d->bpf;
+
+	if (!b->stall || !sd_stall_probe_attached(b->stall) || b->stall_watched ||
+	    wants_stall_probe(d->cfg->root))
+		return;
+	sd_stall_probe_detach(b->stall);
+	sd_debug(&d->log, "bpf: stall probe detached (no worker has a stall_timeout)");
+}
+
+void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid, bool watched)
+{
+	if (!d->bpf.stall)
+		return;
+	/* Unwatched even if not confirmed: on_fork may have entered it. */
+	sd_stall_probe_unwatch(d->bpf.stall, pid);
+	if (watched && d->bpf.stall_watched) {
+		d->bpf.stall_watched--;
+		stall_probe_maybe_detach(d);
+	}
+}
+
+void sd_bpf_reloaded(struct sd_daemon *d)
+{
+	stall_probe_maybe_detach(d);
 }

@@ -45,6 +45,7 @@ void sd_bpf_ring_free(struct sd_bpf_ring *r);
 struct sd_bpf {
 	struct sd_proctree *tree;     /* NULL: off */
 	struct sd_stall_probe *stall; /* NULL: off */
+	uint32_t stall_watched;       /* running workers it watches */
 	char mode[512];               /* "full", or "degraded: <why>" */
 };
 
@@ -72,7 +73,11 @@ bool sd_bpf_watch(struct sd_daemon *d, pid_t pid, uint64_t timeout_ns);
  * with this timeout (0: none), so that it cannot fork or stall before the
  * probe knows it; sd_bpf_watch then confirms it. */
 void sd_bpf_expect(struct sd_daemon *d, uint64_t timeout_ns);
-void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid);
+/* Worker `pid` is gone; `watched`: sd_bpf_watch had said true of it. */
+void sd_bpf_unwatch(struct sd_daemon *d, pid_t pid, bool watched);
+/* After a reload: the stall probe's hooks come off if no worker of the
+ * new configuration, and none still running, has a stall_timeout. */
+void sd_bpf_reloaded(struct sd_daemon *d);
 
 /* bpf_proctree.c */
 /* 0 (why: what is off, or ""), or -errno (why: the reason it is off). */
@@ -92,6 +97,7 @@ void sd_stall_probe_consume(struct sd_stall_probe *s);
  * no system call on the machine pays for the probe. */
 int sd_stall_probe_attach(struct sd_stall_probe *s, char *why, size_t size);
 bool sd_stall_probe_attached(const struct sd_stall_probe *s);
+void sd_stall_probe_detach(struct sd_stall_probe *s);
 int sd_stall_probe_watch(struct sd_stall_probe *s, pid_t pid, uint64_t timeout_ns);
 void sd_stall_probe_expect(struct sd_stall_probe *s, uint64_t timeout_ns);
 void sd_stall_probe_unwatch(struct sd_stall_probe *s, pid_t pid);

@@ -131,6 +131,23 @@ int sd_stall_probe_attach(struct sd_stall_probe *s, char *why, size_t size)
 	return 0;
 }
 
+/* The hooks off; the scan timer goes on, over nothing (about a microsecond
+ * every period). What was watched is forgotten, so that a pid reused by
+ * then is not taken for a descendant; the scan drops the threads of
+ * processes no longer watched. */
+void sd_stall_probe_detach(struct sd_stall_probe *s)
+{
+	__u32 key;
+
+	if (!s->attached)
+		return;
+	sd_stall_bpf__detach(s->skel);
+	while (bpf_map__get_next_key(s->skel->maps.watch, NULL, &key, sizeof(key)) == 0)
+		if (bpf_map__delete_elem(s->skel->maps.watch, &key, sizeof(key), 0) < 0)
+			break;
+	s->attached = false;
+}
+
 bool sd_stall_probe_attached(const struct sd_stall_probe *s)
 {
 	return s->attached;

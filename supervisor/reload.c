@@ -353,6 +353,7 @@ static json_object *reload(struct sd_daemon *d, const struct sd_request *req)
 	while (ndrive--)
 		sd_drive(drive[ndrive]);
 	free(drive);
+	sd_bpf_reloaded(d);
 
 	sd_log(&d->log, "reloaded %s: %zu added, %zu removed, %zu changed, %u unchanged",
 	       d->cfg_file, json_object_array_length(l.added), json_object_array_length(l.removed),

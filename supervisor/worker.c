@@ -1025,7 +1025,8 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 	signal_run(run, SIGKILL, true);
 
 	describe(run, info, what, sizeof(what));
-	sd_bpf_unwatch(d, run->pid);
+	sd_bpf_unwatch(d, run->pid, u->stall_bpf);
+	u->stall_bpf = false;
 	if (d->bpf.tree)
 		crash = sd_proctree_take(d->bpf.tree, run->pid,
 					 info->si_code == CLD_EXITED ? 0 : info->si_status);

@@ -350,32 +350,45 @@ static int links_of(pid_t pid)
 }
 
 /* The stall probe's hooks (sys_enter: every system call on the machine)
- * are attached only once a worker has a stall_timeout; a reload that adds
- * one attaches them, and its stalls are then seen. */
+ * are attached only while a worker has a stall_timeout: a reload that adds
+ * one attaches them, and its stalls are then seen; a reload that removes
+ * the last one detaches them once its worker is down; and they come back
+ * as they went. */
 Test(bpf, stall_probe_attached_only_when_needed)
 {
-	char conf[3 * PATH_MAX], needle[128];
-	int before, after, pid;
+	char calm[PATH_MAX + 256], both[3 * PATH_MAX], needle[128];
+	int before, after, pid, n;
 
 	need_bpf();
-	snprintf(conf, sizeof(conf), WORKER("calm", "read", ""), BPFTEST);
-	start(conf, NULL);
+	snprintf(calm, sizeof(calm), WORKER("calm", "read", ""), BPFTEST);
+	snprintf(both, sizeof(both),
+		 "%s, " WORKER("w", "spin", "stall_timeout = \"1s\"; on_stall = \"report\";"),
+		 calm, BPFTEST);
+	start(calm, NULL);
 	ready_pid("calm", 1, NULL);
 	ASSERT_LOG(&E, "bpf: full", 1, 5000);
 	before = links_of(E.pid);
 	cr_assert_gt(before, 0, "the process-tree probe holds no link");
 
-	snprintf(conf, sizeof(conf),
-		 WORKER("calm", "read", "") ", "
-		 WORKER("w", "spin", "stall_timeout = \"1s\"; on_stall = \"report\";"),
-		 BPFTEST, BPFTEST);
-	write_conf(&E, HEADER "children = ( %s );", conf);
-	(void)ctl("reload");
-	pid = ready_pid("w", 1, NULL);
-	after = links_of(E.pid);
-	cr_assert_gt(after, before, "links: %d before a stall_timeout, %d after", before, after);
-	snprintf(needle, sizeof(needle), "w[%d]: stalled: computing without system calls for ", pid);
-	ASSERT_LOG(&E, needle, 1, 15000);
+	for (int round = 1; round <= 2; round++) {
+		write_conf(&E, HEADER "children = ( %s );", both);
+		(void)ctl("reload");
+		pid = ready_pid("w", round, NULL);
+		after = links_of(E.pid);
+		cr_assert_gt(after, before, "round %d: links: %d before a stall_timeout, %d after",
+			     round, before, after);
+		snprintf(needle, sizeof(needle), "w[%d]: stalled: computing without system calls for ",
+			 pid);
+		ASSERT_LOG(&E, needle, 1, 15000);
+
+		write_conf(&E, HEADER "children = ( %s );", calm);
+		(void)ctl("reload");
+		for (long long until = ms_now() + 10000; (n = links_of(E.pid)) != before &&
+							 ms_now() < until;)
+			msleep(10);
+		cr_assert_eq(n, before, "round %d: %d links once w is gone, %d before it came", round,
+			     n, before);
+	}
 }
 
 Test(bpf, dstate_detected_and_restarted)
