@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Launching a worker: clone with CLONE_VM, CLONE_VFORK and CLONE_PIDFD,
- * then, in the child, only async-signal-safe work that the parent prepared:
- * death signal, new session, signal mask, cgroups, file descriptors,
- * rlimits, working directory, user and group, no_new_privs, seccomp,
- * execve.
+ * Launching a worker: clone with CLONE_VM, CLONE_VFORK, CLONE_FILES and
+ * CLONE_PIDFD, then, in the child, only async-signal-safe work that the
+ * parent prepared: death signal, new session, signal mask, cgroups, file
+ * descriptors, rlimits, working directory, user and group, no_new_privs,
+ * seccomp, execve.
  *
  * sd_launch returns once the child has execve'd or died, with the outcome:
  * a failure before execve comes back as (stage, errno). So "could not start"
@@ -76,6 +76,10 @@ struct sd_launched {
 	struct sd_exec_error exec; /* .stage -1: it runs its program */
 };
 
+/* Reserve the descriptors a launch lends to the child (the lowest free
+ * ones: call it before opening anything else; sd_launch calls it if not).
+ * 0 or -errno. */
+int sd_launch_init(void);
 /* 0 (a child was started: it runs its program, or failed as ret->exec
  * says and is to be reaped) or -errno (clone failed: nothing was started). */
 int sd_launch(const struct sd_launch *l, struct sd_launched *ret);

@@ -238,6 +238,14 @@ static int run(struct sd_config *cfg, const struct run_opts *o)
 	sigset_t mask;
 	int r;
 
+	/* First: the slots a launch lends its child are to be our lowest
+	 * descriptors (launch.c). */
+	r = sd_launch_init();
+	if (r < 0) {
+		fprintf(stderr, "spawnd: fatal: unable to open /dev/null: %s\n", strerror(-r));
+		sd_config_free(cfg);
+		return SD_EXIT_SYSTEM;
+	}
 	sd_log_init(&d.log, STDERR_FILENO);
 	d.log.verbose = o->verbose;
 	d.cfg_file = o->from_file ? cfg->file : NULL;

@@ -20,12 +20,14 @@
  *   sdtest spin                     compute for ever, no system calls
  *   sdtest alloc MB                 touch MB mebibytes, print "ALLOCATED MB", sleep
  *   sdtest ids                      print "IDS uid gid sid pgid nofile fds: LIST", sleep
+ *   sdtest fds                      print "FDS:" and every open descriptor, exit 0
  *
  * Every command first appends "START <pid> <ms since epoch>" to $SDTEST_LOG
  * if set (so tests see restarts and their order), and on SIGTERM appends
  * "TERM <pid> <ms>" before exiting 0.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -205,6 +207,20 @@ int main(int argc, char **argv)
 		printf("FORKED %d errno %d\n", n, errno);
 		fflush(stdout);
 		forever();
+	}
+	if (!strcmp(cmd, "fds")) {
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+
+		if (!d)
+			return 2;
+		printf("FDS:");
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d))
+				printf(" %s", de->d_name);
+		printf("\n");
+		closedir(d);
+		return 0;
 	}
 	if (!strcmp(cmd, "ids")) {
 		struct rlimit nofile;
