@@ -61,6 +61,7 @@ struct thread {
 	__u64 runtime;    /* se.sum_exec_runtime at the last scan */
 	__u32 reported;   /* the kind reported in this episode, or 0 */
 	__u32 pad;
+	__u64 report_ts;  /* when it was reported */
 };
 
 struct {
@@ -189,8 +190,8 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	return 0;
 }
 
-static void report(struct task_struct *t, struct thread *th, __u32 tag, __u32 kind, __u32 state,
-		   __u64 for_ns)
+static __always_inline void report(struct task_struct *t, struct thread *th, __u32 tag,
+				   __u32 kind, __u32 state, __u64 for_ns)
 {
 	__u64 kstack[SD_BPF_KSTACK_MAX];
 	long n = -1;
@@ -236,11 +237,18 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 	tag = w->tag;
 	state = t->__state;
 	rt = t->se.sum_exec_runtime;
-	/* The tracepoints write on other CPUs meanwhile: a time after `now`
-	 * is progress just made. */
-	if (th->progress > now || th->last_out > now) {
-		th->runtime = rt;
+	/* One report per episode. An episode ends with progress (a system
+	 * call, a sleep of its own accord) or, out of D, once it runs again;
+	 * not when a spinner is preempted, gets no CPU for a while, or waits
+	 * its turn long enough to look runnable-stalled: on a busy machine
+	 * that would report one spin over and over. */
+	if (th->reported && (th->progress > th->report_ts ||
+			     (th->reported == SD_BPF_STALL_D && th->last_in > th->report_ts)))
 		th->reported = 0;
+	/* The tracepoints write on other CPUs meanwhile: a time after `now`
+	 * is a switch just made; the next scan judges it. */
+	if (th->progress > now || th->last_out > now || th->last_in > now) {
+		th->runtime = rt;
 		bpf_task_release(t);
 		return 0;
 	}
@@ -258,10 +266,9 @@ static long scan_one(struct bpf_map *map, __u32 *tid, struct thread *th, void *c
 		kind = SD_BPF_STALL_RUNNABLE;
 	}
 	th->runtime = rt;
-	if (!kind)
-		th->reported = 0; /* the episode, if any, is over */
-	else if (th->reported != kind) {
+	if (kind && !th->reported) {
 		th->reported = kind;
+		th->report_ts = now;
 		report(t, th, tag, kind, state, for_ns);
 	}
 	bpf_task_release(t);
