@@ -723,6 +723,16 @@ static struct gp_proc *idle(struct gp_sched *s)
 		}
 		return p;
 	}
+	/* Claimed since the announcement: that look may have reaped the
+	 * waker's MSG_RING (sched_poll runs our task work), and then nothing
+	 * would end the wait below, nor could anyone claim us again (at
+	 * shutdown, gp_main would wait for us for ever). So we are awake. A
+	 * claim after this load is safe: its wake-up ends the wait. */
+	if (!atomic_load_explicit(&s->sleeping, memory_order_seq_cst)) {
+		s->spinning = true; /* the waker counted us in nspinning */
+		gpi_monitor_poke(rt);
+		return NULL;
+	}
 
 	next_timer = gpi_timer_next(s);
 	if (next_timer) {
