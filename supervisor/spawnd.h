@@ -157,6 +157,11 @@ struct sd_daemon {
 	bool wait_armed;
 
 	struct sd_run *detached; /* exited runs still waiting for their last completions */
+	/* The runs of units (u->run), by pid: a tsearch(3) tree of &run->pid,
+	 * so that a reap finds its run without walking the tree. Incomplete
+	 * (a run left out) only if tsearch ran out of memory: then the walk. */
+	void *runs_by_pid;
+	bool runs_by_pid_incomplete;
 	struct rlimit nofile;    /* what spawnd was given: children get it back */
 
 	struct sd_control ctl;
@@ -226,7 +231,10 @@ void sd_arm_wait(struct sd_daemon *d);
 void sd_worker_drain(struct sd_daemon *d);
 void sd_worker_free_detached(struct sd_daemon *d);
 const char *sd_signal_name(int sig);
+/* The run of a unit whose process is pid, or NULL (an orphan, say). */
 struct sd_run *sd_run_find(struct sd_daemon *d, pid_t pid);
+/* At exit, after the units are freed. */
+void sd_run_index_free(struct sd_daemon *d);
 /* Evidence from the probes: a worker's thread stalls; a descendant of a
  * worker (not the worker itself) crashed, with crash.c's report. */
 void sd_worker_stalled(struct sd_daemon *d, pid_t worker, struct sd_stall *st);

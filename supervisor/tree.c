@@ -119,6 +119,7 @@ void sd_tree_free(struct sd_daemon *d)
 	}
 	sd_unit_free(d->root);
 	d->root = NULL;
+	sd_run_index_free(d);
 	for (size_t i = 0; i < d->nold_cfgs; i++)
 		sd_config_free(d->old_cfgs[i]);
 	free(d->old_cfgs);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <search.h>
 #include <syslog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +37,21 @@
 static const char *unit_name(const struct sd_unit *u)
 {
 	return u->node->path;
+}
+
+/* ---- the runs by pid (d->runs_by_pid) ----------------------------------------------- */
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void run_index(struct sd_daemon *d, struct sd_run *run)
+{
+	if (!tsearch(&run->pid, &d->runs_by_pid, pid_cmp))
+		d->runs_by_pid_incomplete = true; /* found by the walk instead */
 }
 
 const char *sd_signal_name(int sig)
@@ -847,6 +863,7 @@ int sd_worker_start(struct sd_unit *u)
 
 	run->unit = u;
 	run->pid = got.pid;
+	run_index(d, run);
 	run->pidfd = got.pidfd;
 	run->exec_stage = got.exec.stage;
 	run->exec_err = got.exec.err;
@@ -934,6 +951,17 @@ void sd_worker_stop(struct sd_unit *u)
 
 /* ---- the end ------------------------------------------------------------------------ */
 
+static void no_free(void *node)
+{
+	(void)node; /* the runs are their units' */
+}
+
+void sd_run_index_free(struct sd_daemon *d)
+{
+	tdestroy(d->runs_by_pid, no_free);
+	d->runs_by_pid = NULL;
+}
+
 static struct sd_run *find_run(struct sd_unit *u, pid_t pid)
 {
 	if (u->node->kind == SD_WORKER)
@@ -949,8 +977,14 @@ static struct sd_run *find_run(struct sd_unit *u, pid_t pid)
 
 struct sd_run *sd_run_find(struct sd_daemon *d, pid_t pid)
 {
-	struct sd_run *run = find_run(d->root, pid);
+	pid_t *const *found = tfind(&pid, &d->runs_by_pid, pid_cmp);
+	struct sd_run *run;
 
+	if (found)
+		return (struct sd_run *)((char *)*found - offsetof(struct sd_run, pid));
+	if (!d->runs_by_pid_incomplete)
+		return NULL; /* not a worker's: an orphan we adopted */
+	run = find_run(d->root, pid);
 	for (struct sd_unit *r = d->retired; r && !run; r = r->next_retired)
 		run = find_run(r, pid);
 	return run;
@@ -1080,6 +1114,7 @@ void sd_worker_reaped(struct sd_daemon *d, const siginfo_t *info)
 
 	u->run = NULL;
 	run->unit = NULL;
+	tdelete(&run->pid, &d->runs_by_pid, pid_cmp);
 	cancel_op(d, &run->notify_op);
 	if (!run->in_cgroup) {
 		/* Without a cgroup an escaped descendant may keep the pipes
