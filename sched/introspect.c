@@ -60,7 +60,7 @@
 #define GPI_SCAN_SLOTS    16     /* slots scanned per reduction spent */
 #define GPI_SERVER_NAME   "libgp.introspect"
 #define GPI_SWEEP_MAX     256    /* stale sockets removed per start, at most */
-#define GPI_SWEEP_AGE     10     /* seconds: younger sockets may be between bind and listen */
+#define GPI_SWEEP_AGE     10     /* seconds: younger sockets are left alone */
 
 /* The runtime's side: the listening socket and its path. */
 struct gp_introspect {
@@ -129,8 +129,9 @@ static int socket_dir(char *buf, size_t size)
  * (a crash, a kill, a sandbox that forbids unlink): remove them, so that the
  * folder lists live programs. A socket is stale if its pid is not alive
  * here, connecting to it is refused (a program in another pid namespace
- * that shares the folder still accepts), and it is not brand new (a program
- * between bind and listen refuses too). Live programs are not connected to.
+ * that shares the folder still accepts), and it is not brand new (an
+ * older libgp published its socket between bind and listen). Live programs
+ * are not connected to.
  */
 static void sweep_stale(const char *dir)
 {
@@ -168,7 +169,12 @@ static void sweep_stale(const char *dir)
 	closedir(d);
 }
 
-/* socket, bind, listen: plain system calls, made before the first process runs. */
+/*
+ * socket, bind, listen: plain system calls, made before the first process
+ * runs. The socket is bound under a hidden name and renamed into place once
+ * it listens: a client that sees <pid>.sock can connect (bound but not yet
+ * listening, it would refuse, and look stale).
+ */
 static int socket_open(struct gp_introspect *in)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -183,10 +189,14 @@ static int socket_open(struct gp_introspect *in)
 	n = snprintf(in->path, sizeof(in->path), "%s/%ld.sock", dir, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(in->path))
 		return -ENAMETOOLONG;
-	memcpy(addr.sun_path, in->path, (size_t)n + 1);
+	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/.%ld.sock.new", dir, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
 	/* Left by an earlier OS process with our pid (one that crashed): stale. */
 	if (lstat(in->path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(in->path);
+	if (lstat(addr.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(addr.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -195,7 +205,8 @@ static int socket_open(struct gp_introspect *in)
 		goto err_close;
 	}
 	/* Only the owner (and root) may connect; SO_PEERCRED checks it again. */
-	if (chmod(in->path, 0600) < 0 || listen(fd, GPI_BACKLOG) < 0) {
+	if (chmod(addr.sun_path, 0600) < 0 || listen(fd, GPI_BACKLOG) < 0 ||
+	    rename(addr.sun_path, in->path) < 0) {
 		r = -errno;
 		goto err_unlink;
 	}
@@ -203,7 +214,7 @@ static int socket_open(struct gp_introspect *in)
 	return 0;
 
 err_unlink:
-	(void)unlink(in->path);
+	(void)unlink(addr.sun_path);
 err_close:
 	close(fd);
 	return r;
