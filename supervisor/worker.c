@@ -863,13 +863,13 @@ int sd_worker_start(struct sd_unit *u)
 
 	run->unit = u;
 	run->pid = got.pid;
-	run_index(d, run);
 	run->pidfd = got.pidfd;
 	run->exec_stage = got.exec.stage;
 	run->exec_err = got.exec.err;
 	run->in_cgroup = got.in_cgroup2;
 	run->started_ns = sd_now_ns();
 	u->run = run;
+	run_index(d, run);
 	u->stalled = false;
 
 	/* The outcome is known; the loop acts on it, as readiness may start
