@@ -4,8 +4,9 @@
  * clone(CLONE_VM | CLONE_VFORK). A fork would copy spawnd's page tables,
  * which grow with every worker, only for execve to throw them away: a
  * thousand workers started one after another took 2.7 s, 0.75 s this way
- * (without the probes; bench/supervise has the figures with them). The child borrows spawnd's memory until execve, and
- * spawnd's thread sleeps until then. So:
+ * (without the probes; bench/supervise has the figures with them). The
+ * child borrows spawnd's memory until execve, and spawnd's thread sleeps
+ * until then. So:
  *
  *  - the child runs on a stack of its own (child_stack), writes nothing of
  *    spawnd's but the report in struct sd_launched, and calls only
